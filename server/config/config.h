@@ -1,0 +1,61 @@
+// All configuration in one struct. Sources, later ones win:
+// embedded defaults < TOML file (--config) < SABLA_* environment < flags.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sabla {
+
+struct Config {
+  // [server]
+  std::string bind = "0.0.0.0";      // SABLA_BIND
+  int port = 8080;                    // SABLA_PORT, --port (0 = pick a free port)
+  std::string data_dir = "data";      // SABLA_DATA, --data: sabla.db lives here
+  std::string static_dir;             // SABLA_STATIC_DIR; empty = built-in path
+  std::vector<std::string> allowed_origins;  // SABLA_ALLOWED_ORIGINS (comma separated); empty = same origin only
+  std::string tls_cert;               // --tls-cert, SABLA_TLS_CERT
+  std::string tls_key;                // --tls-key, SABLA_TLS_KEY
+  bool metrics_public = false;        // serve /metrics to non-loopback clients
+  std::string log_level = "info";     // SABLA_LOG_LEVEL: trace|debug|info|warn|error
+  bool log_json = false;              // SABLA_LOG_JSON: one JSON object per log line
+
+  // [store]
+  bool synchronous_full = false;      // SABLA_SYNCHRONOUS=full|normal
+  int batch_max = 256;                // operations per transaction
+  int batch_delay_ms = 2;
+  int writer_queue = 16384;
+
+  // [limits]
+  int max_frame_bytes = 64 * 1024;
+  int max_comment_chars = 500;        // default for settings.max_length
+  int max_name_chars = 32;
+  int max_connections_per_ip = 64;
+  double comment_burst = 5;           // token bucket per viewer
+  double comments_per_second = 0.5;
+  double votes_per_second = 5;
+  int feed_size = 50;                 // approved comments in `welcome`
+  int fanout_tick_ms = 50;            // viewer deliveries are coalesced per tick
+  int viewer_backlog = 4096;          // ring of viewer-bound messages; laggers are culled
+  int login_attempts_per_minute = 10;
+
+  // [session]
+  std::string default_title_ar = "جلسة سبلة";
+  std::string default_title_en = "Sabla session";
+  int64_t auth_session_hours = 12;
+
+  std::string db_path() const { return data_dir + "/sabla.db"; }
+};
+
+// Reads a TOML file into `config` (only keys present change it). Unknown
+// keys are an error so typos do not pass silently.
+Status load_config_file(const std::string& path, Config& config);
+// Applies SABLA_* variables from `env` (name -> value).
+Status apply_environment(const std::map<std::string, std::string>& env, Config& config);
+// The process environment's SABLA_* variables.
+std::map<std::string, std::string> sabla_environment();
+
+}  // namespace sabla

@@ -1,0 +1,3 @@
+#include "sabla/server.h"
+
+int main(int argc, char** argv) { return sabla::run_cli(argc, argv); }

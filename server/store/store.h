@@ -1,0 +1,223 @@
+// The store: SQLite in WAL mode, one writer thread with group commit, and a
+// read connection for start-up load, logins and listings.
+//
+// Threads:
+//  - Write methods may be called from one owner thread (the net thread) or,
+//    in CLI tools, the main thread. They enqueue an operation to the writer
+//    and return at once; the callback runs on the owner thread (through the
+//    Poster given to open()) only after the transaction holding the
+//    operation has COMMITTED. That is what makes an ack durable.
+//  - The writer thread drains the bounded queue, runs up to max_batch
+//    operations (or what arrives within max_batch_delay_ms) in one
+//    transaction, commits, then posts every completion.
+//  - Read methods run on the caller's thread on a separate read-only
+//    connection (WAL: readers never block the writer), serialised by
+//    read_mutex_.
+// With Options::threaded = false there is no writer thread: each write runs
+// and commits in the caller's thread and its callback is posted at once (unit
+// tests and CLI commands).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace sabla::store {
+
+enum class CommentStatus { pending, approved, rejected, hidden };
+std::string_view to_string(CommentStatus s);
+std::optional<CommentStatus> parse_comment_status(std::string_view s);
+
+struct SessionRow {
+  int64_t id = 0;
+  std::string title_ar;
+  std::string title_en;
+  std::string status = "scheduled";  // scheduled | live | ended
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> live_at_ms;
+  std::optional<int64_t> ended_at_ms;
+};
+
+struct CommentRow {
+  int64_t id = 0;  // assigned by the store
+  int64_t session_id = 0;
+  std::optional<int64_t> viewer_id;  // empty for bridge comments
+  std::string display_name;
+  std::string text;               // sanitized text as received (or as edited)
+  std::string lang;               // "ar", "en" or "" when unknown
+  std::string direction = "ltr";  // "rtl" | "ltr"
+  std::string source = "web";     // "web" or a bridge name
+  std::string client_id;          // viewer's idempotency key ("" for bridges)
+  std::string external_id;        // bridge's idempotency key ("" for web)
+  int64_t received_at_ms = 0;     // server receive time, UTC ms
+  std::optional<int64_t> stream_offset_ms;
+  CommentStatus status = CommentStatus::pending;
+  int64_t votes = 0;
+};
+
+struct InsertedComment {
+  int64_t id = 0;
+  CommentStatus status = CommentStatus::pending;
+  // True when (viewer_id, client_id) or (source, external_id) was already
+  // stored: nothing new was written and id/status are the stored row's.
+  bool existed = false;
+};
+
+struct ViewerRow {
+  int64_t id = 0;
+  std::string token_hash;  // hex SHA-256 of the viewer's token
+  std::string display_name;
+  int64_t banned_until_ms = 0;
+  std::string last_ip;
+  int64_t created_at_ms = 0;
+};
+
+struct IpBan {
+  std::string ip;
+  int64_t until_ms = 0;
+};
+
+// One row of the audit log.
+struct ModerationEvent {
+  int64_t id = 0;
+  std::optional<int64_t> session_id;
+  std::optional<int64_t> comment_id;
+  std::optional<int64_t> viewer_id;
+  std::string action;  // received_auto, approve, reject, edit, hide, ban, unban, settings, filter_hold, filter_reject
+  std::string actor;   // account name, "system" or "token:<name>"
+  std::string reason;
+  std::string before_text;
+  std::string after_text;
+  int64_t at_ms = 0;
+};
+
+// A moderator's decision on one comment: status (and maybe text) change plus
+// its audit row, written in one transaction.
+struct Decision {
+  int64_t comment_id = 0;
+  CommentStatus new_status = CommentStatus::pending;
+  std::optional<std::string> new_text;  // set by "edit"
+  ModerationEvent event;
+};
+
+struct AccountRow {
+  int64_t id = 0;
+  std::string name;
+  std::string role;           // moderator | producer | archivist
+  std::string password_hash;  // libsodium crypto_pwhash_str
+  int64_t created_at_ms = 0;
+};
+
+struct ApiTokenRow {
+  int64_t id = 0;
+  std::string name;
+  std::string role;
+  std::string token_hash;  // hex SHA-256 of the token
+  int64_t created_at_ms = 0;
+};
+
+struct AuthSessionRow {
+  std::string token_hash;  // hex SHA-256 of the cookie value
+  int64_t account_id = 0;
+  int64_t expires_at_ms = 0;
+};
+
+// What the net thread needs at start: everything of the current session.
+struct LoadedState {
+  std::vector<SessionRow> sessions;           // all sessions, by id
+  std::vector<CommentRow> comments;           // all comments of `current_session_id`, by id
+  std::vector<std::pair<int64_t, int64_t>> votes;  // (comment_id, viewer_id) of those comments
+  std::vector<ViewerRow> viewers;             // every stored viewer
+  std::vector<IpBan> ip_bans;                 // bans still in force
+  nlohmann::json settings = nlohmann::json::object();  // last saved moderation settings
+  std::optional<int64_t> current_session_id;  // the live session, else none
+};
+
+struct StoreMetrics {
+  uint64_t transactions = 0;  // committed transactions
+  uint64_t operations = 0;    // operations committed
+  uint64_t failed_transactions = 0;
+  uint64_t largest_batch = 0;
+  double last_commit_ms = 0;  // duration of the latest COMMIT
+  double max_commit_ms = 0;
+  uint64_t queue_length = 0;
+};
+
+using Task = std::function<void()>;
+// Runs a task on the owner thread (net thread, or inline in tests/CLI).
+using Poster = std::function<void(Task)>;
+
+class Store {
+ public:
+  struct Options {
+    std::string path;                // SQLite file; ":memory:" is refused in threaded mode
+    bool synchronous_full = false;   // PRAGMA synchronous=FULL instead of NORMAL
+    size_t max_batch = 256;          // operations per transaction at most
+    int max_batch_delay_ms = 2;      // how long the writer waits to fill a batch
+    size_t queue_capacity = 16384;   // bounded hand-off queue
+    bool threaded = true;
+  };
+
+  // Opens (creating if needed) the database, applies migrations, starts the writer.
+  static Result<std::unique_ptr<Store>> open(const Options& options, Poster post_completion);
+  ~Store();  // finishes queued operations, stops the writer, closes connections
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- Writes (owner thread) ----
+  // Each returns false, doing nothing, when the queue is full (back-pressure).
+  bool can_accept(size_t n = 1) const;
+  bool insert_comment(CommentRow row, std::optional<ModerationEvent> event,
+                      std::function<void(Result<InsertedComment>)> done);
+  bool apply_decision(Decision decision, std::function<void(Status)> done);
+  // Adds one vote once per viewer; returns the comment's vote count, and
+  // whether this call added it.
+  bool add_vote(int64_t comment_id, int64_t viewer_id,
+                std::function<void(Result<std::pair<int64_t, bool>>)> done);
+  bool save_viewer(ViewerRow viewer, std::function<void(Status)> done);
+  bool set_ip_ban(IpBan ban, std::function<void(Status)> done);  // until_ms 0 lifts it
+  bool record_event(ModerationEvent event, std::function<void(Status)> done);
+  bool save_settings(nlohmann::json settings, std::optional<ModerationEvent> event,
+                     std::function<void(Status)> done);
+  bool create_session(SessionRow session, std::function<void(Result<SessionRow>)> done);
+  bool update_session(SessionRow session, std::function<void(Status)> done);
+  bool create_account(AccountRow account, std::function<void(Result<AccountRow>)> done);
+  bool create_api_token(ApiTokenRow token, std::function<void(Result<ApiTokenRow>)> done);
+  bool save_auth_session(AuthSessionRow session, std::function<void(Status)> done);
+  bool delete_auth_session(std::string token_hash, std::function<void(Status)> done);
+
+  // ---- Reads (any thread; never block the writer) ----
+  Result<LoadedState> load_state();
+  Result<std::vector<SessionRow>> list_sessions();
+  Result<std::optional<AccountRow>> find_account(std::string_view name);
+  Result<std::optional<AccountRow>> find_account_by_id(int64_t id);
+  Result<int64_t> count_accounts();
+  Result<std::optional<ApiTokenRow>> find_api_token(std::string_view token_hash);
+  Result<std::optional<AuthSessionRow>> find_auth_session(std::string_view token_hash);
+  Result<std::vector<CommentRow>> comments_of_session(int64_t session_id);
+  Result<std::vector<ModerationEvent>> moderation_events(int64_t session_id);
+  Result<int64_t> schema_version();
+
+  StoreMetrics metrics() const;
+  // Blocks until every operation queued so far has committed and its
+  // completion was posted (tests and shutdown).
+  void flush();
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The schema version the code expects (the number of migrations).
+int64_t current_schema_version();
+
+}  // namespace sabla::store
