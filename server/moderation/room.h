@@ -1,0 +1,227 @@
+// The Room: the comment domain of the live session. It owns, on the net
+// thread only (no locks inside), the in-memory moderation state: viewers,
+// the current session, every comment of it with its status and votes, the
+// approved feed, the settings and the on-air state.
+//
+// Every change is written through the Store first; broadcasts and acks
+// happen in the store's completion callbacks, i.e. after COMMIT. Frames go
+// out through Outbound (the network front implements it); viewer- and
+// overlay-bound messages go through Outbound::publish, the one fan-out
+// interface a later issue puts Redis behind.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "config/config.h"
+#include "moderation/rate_limiter.h"
+#include "moderation/text.h"
+#include "sabla/overlay/state.h"
+#include "sabla/pipeline/program_clock.h"
+#include "store/store.h"
+
+namespace sabla::moderation {
+
+using ConnId = uint64_t;
+enum class Audience { viewers, studios, overlays };
+
+// Frames going down to the network. Implemented by the net front (and by a
+// recorder in tests). All calls happen on the net thread.
+class Outbound {
+ public:
+  virtual ~Outbound() = default;
+  virtual void send(ConnId conn, std::string frame) = 0;
+  virtual void publish(Audience audience, std::string frame) = 0;
+  virtual void close(ConnId conn, int code, std::string reason) = 0;
+};
+
+// Who acts: a logged-in account or an API token.
+struct Actor {
+  std::string name;  // account name, or "token:<name>"
+  std::string role;  // moderator | producer | archivist
+  bool can_moderate() const { return role == "moderator" || role == "producer"; }
+  bool can_produce() const { return role == "producer"; }
+};
+
+// What the caller must do with a frame it handed in.
+enum class Verdict {
+  handled,
+  busy,  // the store's queue is full: park the frame, pause the socket, retry later
+};
+
+// An HTTP answer for the API routes the Room serves.
+struct ApiReply {
+  int status = 200;
+  nlohmann::json body;
+};
+using ApiDone = std::function<void(ApiReply)>;
+
+struct RoomMetrics {
+  uint64_t comments_received = 0;  // comment frames and bridge posts that passed parsing
+  uint64_t comments_acked = 0;     // acks sent after commit
+  uint64_t comments_rejected_input = 0;  // refused before storing (empty, too long, rate...)
+  uint64_t comments_approved = 0;
+  uint64_t comments_rejected = 0;
+  uint64_t comments_hidden = 0;
+  uint64_t votes = 0;
+  uint64_t viewers_connected = 0;
+  uint64_t studios_connected = 0;
+  uint64_t overlays_connected = 0;
+  uint64_t pending = 0;
+};
+
+struct ModerationSettings {
+  bool hold_for_review = true;
+  int slow_mode_seconds = 0;
+  int max_length = 500;
+  std::vector<std::string> blocked_words;
+  std::string blocked_action = "hold";  // hold | reject
+  nlohmann::json to_json() const;
+  // Applies the fields present in `j` (a settings message or a stored
+  // document). Unknown fields and bad values are an error; nothing changes then.
+  Status apply(const nlohmann::json& j);
+};
+
+class Room {
+ public:
+  Room(const Config& config, store::Store& store, const Clock& clock, Outbound& out);
+
+  // Loads the stored state. If there is no session at all, creates the
+  // default one and makes it live (completes through the store's poster).
+  Status load();
+
+  // ---- Viewers (sabla.viewer.v1) ----
+  void viewer_connected(ConnId conn, const std::string& ip);
+  Verdict viewer_message(ConnId conn, std::string_view frame);
+  void viewer_disconnected(ConnId conn);
+
+  // ---- Studios (sabla.studio.v1); the actor is already authenticated ----
+  void studio_connected(ConnId conn, const Actor& actor);
+  Verdict studio_message(ConnId conn, std::string_view frame);
+  void studio_disconnected(ConnId conn);
+
+  // ---- Overlays (sabla.overlay.v1) ----
+  void overlay_connected(ConnId conn);
+  void overlay_disconnected(ConnId conn);
+
+  // ---- HTTP API ----
+  ApiReply list_sessions() const;
+  void create_session(const Actor& actor, const nlohmann::json& body, ApiDone done);
+  void set_session_live(const Actor& actor, int64_t session_id, ApiDone done);
+  void end_session(const Actor& actor, int64_t session_id, ApiDone done);
+  void bridge_comment(const Actor& actor, int64_t session_id, const nlohmann::json& body, ApiDone done);
+
+  RoomMetrics metrics() const;
+  const ModerationSettings& settings() const { return settings_; }
+  std::optional<int64_t> current_session_id() const { return current_session_; }
+
+ private:
+  struct Viewer {
+    int64_t id = 0;
+    std::string token_hash;
+    std::string name;
+    int64_t banned_until_ms = 0;
+    std::string last_ip;
+    int64_t created_at_ms = 0;
+    bool persisted = false;
+    int connections = 0;
+    TokenBucket comment_bucket;
+    TokenBucket vote_bucket;
+    int64_t last_comment_steady_ms = 0;
+    bool has_commented = false;
+    // client_id key -> (comment id, acked status); recent ones only, the
+    // store's unique index is the real guarantee.
+    std::map<std::string, std::pair<int64_t, std::string>> recent_client_ids;
+    std::deque<std::string> recent_order;
+  };
+  struct Comment {
+    store::CommentRow row;
+    std::string reason;
+    std::unordered_set<int64_t> voters;
+  };
+  struct ViewerConn {
+    int64_t viewer_id = 0;
+    std::string ip;
+  };
+  struct StudioConn {
+    Actor actor;
+  };
+
+  // Viewer messages.
+  void handle_hello(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
+  Verdict handle_comment(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
+  Verdict handle_vote(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
+  // Studio messages.
+  Verdict handle_decision(ConnId conn, const StudioConn& sc, const std::string& type, const nlohmann::json& msg);
+  Verdict handle_ban(ConnId conn, const StudioConn& sc, bool ban, const nlohmann::json& msg);
+  Verdict handle_settings(ConnId conn, const StudioConn& sc, const nlohmann::json& msg);
+
+  // Stores a new comment (from a viewer or a bridge) and completes `done`
+  // after COMMIT with the stored id/status.
+  using InsertDone = std::function<void(Result<store::InsertedComment>)>;
+  void store_comment(store::CommentRow row, Viewer* viewer, InsertDone done);
+  void on_comment_stored(const store::CommentRow& row, const store::InsertedComment& inserted,
+                         const std::string& reason);
+
+  Viewer& new_viewer(const std::string& ip);
+  void persist_viewer(Viewer& v);
+  void release_viewer(int64_t viewer_id);
+  void send_welcome(ConnId conn, const Viewer& v, const std::string& token);
+  nlohmann::json snapshot_json(const Actor& actor) const;
+  nlohmann::json feed_json() const;
+  nlohmann::json viewer_settings_json() const;
+  nlohmann::json overlay_message() const;
+  void broadcast_comment_change(const Comment& c, const std::string& action, const std::string& by,
+                                bool was_visible);
+  void switch_session(std::optional<int64_t> session_id);
+  const store::SessionRow* current_session_row() const;
+  void reply_ok(ConnId conn, const nlohmann::json& msg, const std::string& action, std::optional<int64_t> id);
+  void reply_error(ConnId conn, const nlohmann::json& msg, const char* code, const std::string& message);
+  std::optional<int64_t> stream_offset(int64_t now_ms) const;
+  bool ip_banned(const std::string& ip, int64_t now_ms, int64_t* until) const;
+
+  const Config& config_;
+  store::Store& store_;
+  const Clock& clock_;
+  Outbound& out_;
+
+  ModerationSettings settings_;
+  BlockedWords blocked_;
+  std::map<int64_t, store::SessionRow> sessions_;
+  std::optional<int64_t> current_session_;
+  pipeline::ProgramClock program_clock_;
+
+  std::unordered_map<int64_t, Viewer> viewers_;
+  std::unordered_map<std::string, int64_t> viewer_by_token_;
+  int64_t next_viewer_id_ = 1;
+  std::unordered_map<std::string, int64_t> ip_bans_;  // ip -> until ms
+
+  std::map<int64_t, Comment> comments_;  // current session, by id
+  std::deque<int64_t> feed_;             // approved ids in approval order (bounded)
+  mutable std::optional<nlohmann::json> feed_cache_;
+  // (viewer id, client_id key) -> connections waiting for the ack
+  std::map<std::pair<int64_t, std::string>, std::vector<ConnId>> in_flight_;
+
+  std::unordered_map<ConnId, ViewerConn> viewer_conns_;
+  std::unordered_map<ConnId, StudioConn> studio_conns_;
+  std::unordered_set<ConnId> overlay_conns_;
+
+  overlay::State on_air_;
+  int64_t overlay_version_ = 0;
+
+  RoomMetrics metrics_;
+};
+
+}  // namespace sabla::moderation

@@ -1,0 +1,933 @@
+#include "net/net_server.h"
+
+#include <libwebsockets.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "common/crypto.h"
+#include "moderation/text.h"
+#include "protocol/messages.h"
+
+namespace sabla::net {
+
+using moderation::Actor;
+using moderation::Audience;
+using moderation::ConnId;
+using moderation::Verdict;
+using nlohmann::json;
+
+namespace {
+
+enum Role : int { kViewer = 1, kStudio = 2, kOverlay = 3 };
+
+constexpr size_t kMaxDirectFrames = 4096;     // per connection; beyond it the client is culled
+constexpr size_t kMaxBatchBytes = 32 * 1024;  // one coalesced viewer frame
+constexpr size_t kMaxHttpBody = 64 * 1024;
+constexpr size_t kMaxParkedFrames = 8;
+constexpr const char* kSecurityHeaders =
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
+    "form-action 'self'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "X-Frame-Options: SAMEORIGIN\r\n"
+    "Cache-Control: no-cache\r\n";
+
+int http_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len);
+template <int R>
+int ws_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len);
+
+struct WsPss {
+  NetServer::Conn* conn;
+};
+struct HttpPss {
+  NetServer::HttpTxn* txn;
+};
+
+lws_protocols kProtocols[] = {
+    {"http", http_callback, sizeof(HttpPss), 0, 0, nullptr, 0},
+    {protocol::kViewerProtocol, ws_callback<kViewer>, sizeof(WsPss), 16 * 1024, kViewer, nullptr, 64 * 1024},
+    {protocol::kStudioProtocol, ws_callback<kStudio>, sizeof(WsPss), 16 * 1024, kStudio, nullptr, 64 * 1024},
+    {protocol::kOverlayProtocol, ws_callback<kOverlay>, sizeof(WsPss), 4 * 1024, kOverlay, nullptr, 64 * 1024},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0}};
+
+const lws_retry_bo_t kIdlePolicy = {nullptr, 0, 0, /*ping after*/ 30, /*hang up after*/ 60, 0};
+
+NetServer* server_of(lws* wsi) {
+  return static_cast<NetServer*>(lws_context_user(lws_get_context(wsi)));
+}
+
+// No exception may cross into C: this is the one boundary for lws.
+int http_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+  NetServer* self = server_of(wsi);
+  if (!self) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  try {
+    return self->on_http(wsi, reason, user, in, len);
+  } catch (const std::exception& e) {
+    spdlog::error("http callback {}: {}", static_cast<int>(reason), e.what());
+  } catch (...) {
+    spdlog::error("http callback {}: unknown exception", static_cast<int>(reason));
+  }
+  return -1;
+}
+
+template <int R>
+int ws_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+  NetServer* self = server_of(wsi);
+  if (!self) return 0;
+  try {
+    return self->on_ws(wsi, R, reason, user, in, len);
+  } catch (const std::exception& e) {
+    spdlog::error("ws callback {}: {}", static_cast<int>(reason), e.what());
+  } catch (...) {
+    spdlog::error("ws callback {}: unknown exception", static_cast<int>(reason));
+  }
+  return -1;
+}
+
+std::string header(lws* wsi, enum lws_token_indexes h) {
+  int n = lws_hdr_total_length(wsi, h);
+  if (n <= 0) return {};
+  std::string s(static_cast<size_t>(n) + 1, '\0');
+  int got = lws_hdr_copy(wsi, s.data(), n + 1, h);
+  if (got < 0) return {};
+  s.resize(static_cast<size_t>(got));
+  return s;
+}
+
+std::string mime_for(const std::string& path) {
+  auto ext = std::filesystem::path(path).extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".woff2") return "font/woff2";
+  if (ext == ".m3u8") return "application/vnd.apple.mpegurl";
+  if (ext == ".ts") return "video/mp2t";
+  return "application/octet-stream";
+}
+
+bool safe_relative_path(const std::string& p) {
+  if (p.empty() || p.size() > 200 || p.find("..") != std::string::npos || p.find("//") != std::string::npos)
+    return false;
+  return std::all_of(p.begin(), p.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+           c == '_' || c == '/';
+  });
+}
+
+bool is_loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
+
+std::optional<int64_t> parse_id(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+json error_body(const char* code, const std::string& message) {
+  return json{{"error", {{"code", code}, {"message", message}}}};
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ types
+
+struct NetServer::Conn {
+  ConnId id = 0;
+  lws* wsi = nullptr;
+  int role = 0;
+  std::string ip;
+  std::deque<std::string> direct;
+  uint64_t ring_seq = 0;
+  std::string rx;
+  std::deque<std::string> parked;
+  int close_code = 0;
+  std::string close_reason;
+};
+
+struct NetServer::HttpTxn {
+  uint64_t id = 0;
+  std::string method;
+  std::string path;
+  std::string body;
+  bool body_too_large = false;
+  std::string ip;
+  bool ready = false;
+  bool headers_sent = false;
+  int status = 0;
+  std::string content_type;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Viewer- and overlay-bound frames: appended once, read by every client with
+// its own tail (ring_seq). A client whose tail fell off the start is culled.
+struct NetServer::Ring {
+  explicit Ring(size_t cap) : capacity(cap) {}
+  std::deque<std::string> items;
+  uint64_t base = 0;
+  size_t capacity;
+  uint64_t end() const { return base + items.size(); }
+  void push(std::string frame) {
+    items.push_back(std::move(frame));
+    while (items.size() > capacity) {
+      items.pop_front();
+      ++base;
+    }
+  }
+};
+
+struct NetServer::Timer {
+  lws_sorted_usec_list_t sul;
+  NetServer* self;
+};
+
+// ------------------------------------------------------------------ life cycle
+
+NetServer::NetServer(const Config& config, store::Store& store, const Clock& clock)
+    : config_(config), store_(store), clock_(clock) {
+  viewer_ring_ = std::make_unique<Ring>(static_cast<size_t>(std::max(16, config.viewer_backlog)));
+  overlay_ring_ = std::make_unique<Ring>(256);
+  auth_worker_ = std::make_unique<Worker>(64);
+  tick_timer_ = std::make_unique<Timer>();
+  std::memset(&tick_timer_->sul, 0, sizeof(tick_timer_->sul));
+  tick_timer_->self = this;
+}
+
+NetServer::~NetServer() {
+  if (context_) {
+    lws_sul_cancel(&tick_timer_->sul);
+    lws_context_destroy(context_);
+    context_ = nullptr;
+  }
+  for (auto& [id, c] : conns_) delete c;
+  conns_.clear();
+}
+
+Status NetServer::start(moderation::Room* room) {
+  room_ = room;
+  static_dir_ = config_.static_dir.empty() ? std::string(SABLA_DEFAULT_STATIC_DIR) : config_.static_dir;
+  if (!std::filesystem::is_directory(static_dir_))
+    return Status::error("config", "static directory not found: " + static_dir_);
+  lws_set_log_level(LLL_ERR, [](int level, const char* line) {
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (level & LLL_ERR) spdlog::error("lws: {}", s);
+    else spdlog::debug("lws: {}", s);
+  });
+  lws_context_creation_info info;
+  std::memset(&info, 0, sizeof(info));
+  info.port = config_.port;
+  info.iface = (config_.bind.empty() || config_.bind == "0.0.0.0" || config_.bind == "::") ? nullptr : config_.bind.c_str();
+  info.protocols = kProtocols;
+  info.user = this;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE * 0;
+  if (config_.bind.find(':') == std::string::npos && !config_.bind.empty() && config_.bind != "0.0.0.0")
+    info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.timeout_secs = 10;  // slow headers (slowloris) are dropped
+  info.retry_and_idle_policy = &kIdlePolicy;
+  info.max_http_header_data = 8192;
+  info.count_threads = 1;
+  if (!config_.tls_cert.empty() || !config_.tls_key.empty()) {
+    if (config_.tls_cert.empty() || config_.tls_key.empty())
+      return Status::error("config", "TLS needs both --tls-cert and --tls-key");
+    if (!std::filesystem::exists(config_.tls_cert)) return Status::error("config", "TLS certificate not found: " + config_.tls_cert);
+    if (!std::filesystem::exists(config_.tls_key)) return Status::error("config", "TLS key not found: " + config_.tls_key);
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = config_.tls_cert.c_str();
+    info.ssl_private_key_filepath = config_.tls_key.c_str();
+  }
+  context_ = lws_create_context(&info);
+  if (!context_) return Status::error("bind", "could not start listening on " + config_.bind + ":" + std::to_string(config_.port) + " (port in use, or bad TLS files?)");
+  vhost_ = lws_get_vhost_by_name(context_, "default");
+  port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.port;
+  if (port_ <= 0) return Status::error("bind", "could not find the listening port");
+  lws_sul_schedule(context_, 0, &tick_timer_->sul,
+                   [](lws_sorted_usec_list_t* sul) {
+                     auto* t = lws_container_of(sul, Timer, sul);
+                     try {
+                       t->self->on_tick();
+                     } catch (const std::exception& e) {
+                       spdlog::error("tick: {}", e.what());
+                     }
+                   },
+                   static_cast<lws_usec_t>(config_.fanout_tick_ms) * LWS_US_PER_MS);
+  return Status::ok();
+}
+
+void NetServer::run() {
+  while (!stopping_.load()) {
+    if (lws_service(context_, 0) < 0) break;
+  }
+}
+
+void NetServer::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    posted_.push_back(std::move(task));
+  }
+  if (context_) lws_cancel_service(context_);
+}
+
+void NetServer::stop() {
+  stopping_.store(true);
+  if (context_) lws_cancel_service(context_);
+}
+
+void NetServer::run_posted() { drain_posted(); }
+
+void NetServer::drain_posted() {
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    tasks.swap(posted_);
+  }
+  for (auto& t : tasks) {
+    try {
+      t();
+    } catch (const std::exception& e) {
+      spdlog::error("posted task: {}", e.what());
+    }
+  }
+  if (!tasks.empty()) retry_parked();
+}
+
+void NetServer::on_tick() {
+  if (viewer_ring_dirty_) {
+    viewer_ring_dirty_ = false;
+    lws_callback_on_writable_all_protocol(context_, &kProtocols[kViewer]);
+  }
+  retry_parked();
+  // Expired cached credentials are dropped so a logout or expiry is seen.
+  const int64_t now = clock_.now_ms();
+  for (auto it = auth_cache_.begin(); it != auth_cache_.end();) {
+    if (it->second.expires_at_ms <= now) it = auth_cache_.erase(it);
+    else ++it;
+  }
+  if (login_buckets_.size() > 10000) login_buckets_.clear();
+  lws_sul_schedule(context_, 0, &tick_timer_->sul,
+                   [](lws_sorted_usec_list_t* sul) {
+                     auto* t = lws_container_of(sul, Timer, sul);
+                     try {
+                       t->self->on_tick();
+                     } catch (const std::exception& e) {
+                       spdlog::error("tick: {}", e.what());
+                     }
+                   },
+                   static_cast<lws_usec_t>(config_.fanout_tick_ms) * LWS_US_PER_MS);
+}
+
+std::string NetServer::peer_ip(lws* wsi) {
+  char buf[64] = {0};
+  lws_get_peer_simple(wsi, buf, sizeof(buf));
+  std::string ip(buf);
+  if (ip.rfind("::ffff:", 0) == 0) ip = ip.substr(7);
+  return ip;
+}
+
+// ------------------------------------------------------------------ Outbound
+
+void NetServer::send(ConnId id, std::string frame) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;  // gone meanwhile: nothing to deliver
+  Conn* c = it->second;
+  if (c->direct.size() >= kMaxDirectFrames) {
+    close(id, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow");
+    return;
+  }
+  c->direct.push_back(std::move(frame));
+  frames_out_++;
+  lws_callback_on_writable(c->wsi);
+}
+
+void NetServer::publish(Audience audience, std::string frame) {
+  switch (audience) {
+    case Audience::viewers:
+      viewer_ring_->push(std::move(frame));
+      viewer_ring_dirty_ = true;  // delivered, coalesced, on the next tick
+      break;
+    case Audience::overlays:
+      overlay_ring_->push(std::move(frame));
+      lws_callback_on_writable_all_protocol(context_, &kProtocols[kOverlay]);
+      break;
+    case Audience::studios:
+      for (auto& [id, c] : conns_)
+        if (c->role == kStudio) send(id, frame);
+      break;
+  }
+}
+
+void NetServer::close(ConnId id, int code, std::string reason) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  it->second->close_code = code;
+  it->second->close_reason = std::move(reason);
+  lws_callback_on_writable(it->second->wsi);
+}
+
+// ------------------------------------------------------------------ WebSocket
+
+int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_t len) {
+  auto* pss = static_cast<WsPss*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED: {
+      auto* c = new Conn();
+      c->id = next_conn_id_++;
+      c->wsi = wsi;
+      c->role = role;
+      c->ip = peer_ip(wsi);
+      pss->conn = c;
+      conns_[c->id] = c;
+      ws_per_ip_[c->ip]++;
+      if (role == kViewer) {
+        c->ring_seq = viewer_ring_->end();
+        room_->viewer_connected(c->id, c->ip);
+      } else if (role == kOverlay) {
+        c->ring_seq = overlay_ring_->end();
+        room_->overlay_connected(c->id);
+      } else {
+        auto a = upgrade_actor_.find(wsi);
+        if (a == upgrade_actor_.end()) return -1;  // never authenticated: cannot happen past CONFIRM_UPGRADE
+        Actor actor = a->second;
+        upgrade_actor_.erase(a);
+        room_->studio_connected(c->id, actor);
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_CLOSED: {
+      upgrade_actor_.erase(wsi);
+      Conn* c = pss ? pss->conn : nullptr;
+      if (!c) return 0;
+      pss->conn = nullptr;
+      if (role == kViewer) room_->viewer_disconnected(c->id);
+      else if (role == kStudio) room_->studio_disconnected(c->id);
+      else room_->overlay_disconnected(c->id);
+      if (--ws_per_ip_[c->ip] <= 0) ws_per_ip_.erase(c->ip);
+      conns_.erase(c->id);
+      parked_.erase(std::remove(parked_.begin(), parked_.end(), c->id), parked_.end());
+      delete c;
+      return 0;
+    }
+    case LWS_CALLBACK_RECEIVE: {
+      Conn* c = pss ? pss->conn : nullptr;
+      if (!c) return -1;
+      if (lws_frame_is_binary(wsi)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char*)"text frames only", 16);
+        return -1;
+      }
+      if (c->rx.size() + len + lws_remaining_packet_payload(wsi) > static_cast<size_t>(config_.max_frame_bytes)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char*)"frame too large", 15);
+        return -1;
+      }
+      c->rx.append(static_cast<const char*>(in), len);
+      if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
+      std::string frame;
+      frame.swap(c->rx);
+      frames_in_++;
+      // lws validates UTF-8 per frame too; this also covers whole messages.
+      if (!moderation::is_valid_utf8(frame)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD, (unsigned char*)"invalid UTF-8", 13);
+        return -1;
+      }
+      if (role == kOverlay) {
+        send(c->id, protocol::error_frame(protocol::code::kInvalid, "the overlay protocol is read-only"));
+        return 0;
+      }
+      if (!c->parked.empty()) {
+        if (c->parked.size() >= kMaxParkedFrames) {
+          lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char*)"flooding", 8);
+          return -1;
+        }
+        c->parked.push_back(std::move(frame));
+        return 0;
+      }
+      Verdict v = role == kViewer ? room_->viewer_message(c->id, frame) : room_->studio_message(c->id, frame);
+      if (v == Verdict::busy) {
+        c->parked.push_back(std::move(frame));
+        parked_.push_back(c->id);
+        lws_rx_flow_control(wsi, 0);  // the store is behind: stop reading this socket
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+      Conn* c = pss ? pss->conn : nullptr;
+      if (!c) return -1;
+      return write_ws(wsi, c);
+    }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      return 0;  // handled once, by the http protocol
+    default:
+      return 0;
+  }
+}
+
+void NetServer::retry_parked() {
+  size_t rounds = parked_.size();
+  while (rounds-- > 0 && !parked_.empty()) {
+    if (!store_.can_accept(4)) return;
+    ConnId id = parked_.front();
+    parked_.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Conn* c = it->second;
+    while (!c->parked.empty()) {
+      std::string frame = c->parked.front();
+      Verdict v = c->role == kViewer ? room_->viewer_message(c->id, frame) : room_->studio_message(c->id, frame);
+      if (v == Verdict::busy) break;
+      c->parked.pop_front();
+    }
+    if (c->parked.empty()) lws_rx_flow_control(c->wsi, 1);
+    else parked_.push_back(id);
+  }
+}
+
+int NetServer::write_ws(lws* wsi, Conn* c) {
+  if (c->close_code) {
+    lws_close_reason(wsi, static_cast<lws_close_status>(c->close_code), (unsigned char*)c->close_reason.data(),
+                     c->close_reason.size());
+    return -1;
+  }
+  std::string out;
+  if (!c->direct.empty()) {
+    out = std::move(c->direct.front());
+    c->direct.pop_front();
+  } else {
+    Ring* ring = c->role == kViewer ? viewer_ring_.get() : c->role == kOverlay ? overlay_ring_.get() : nullptr;
+    if (!ring || c->ring_seq >= ring->end()) return 0;
+    if (c->ring_seq < ring->base) {
+      culled_++;
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char*)"too slow", 8);
+      return -1;
+    }
+    // Everything this client has not seen yet goes in one frame: cost
+    // follows viewers x ticks, not viewers x messages.
+    size_t first = static_cast<size_t>(c->ring_seq - ring->base);
+    size_t last = first;
+    size_t bytes = 0;
+    while (last < ring->items.size() && (last == first || bytes + ring->items[last].size() < kMaxBatchBytes)) {
+      bytes += ring->items[last].size() + 1;
+      ++last;
+    }
+    if (last - first == 1) {
+      out = ring->items[first];
+    } else {
+      out.reserve(bytes + 32);
+      out = "{\"type\":\"batch\",\"items\":[";
+      for (size_t i = first; i < last; ++i) {
+        if (i > first) out += ',';
+        out += ring->items[i];
+      }
+      out += "]}";
+    }
+    c->ring_seq = ring->base + last;
+  }
+  std::vector<unsigned char> buf(LWS_PRE + out.size());
+  std::memcpy(buf.data() + LWS_PRE, out.data(), out.size());
+  int n = lws_write(wsi, buf.data() + LWS_PRE, out.size(), LWS_WRITE_TEXT);
+  if (n < static_cast<int>(out.size())) return -1;
+  Ring* ring = c->role == kViewer ? viewer_ring_.get() : c->role == kOverlay ? overlay_ring_.get() : nullptr;
+  if (!c->direct.empty() || (ring && c->ring_seq < ring->end())) lws_callback_on_writable(wsi);
+  return 0;
+}
+
+// ------------------------------------------------------------------ HTTP
+
+bool NetServer::origin_allowed(lws* wsi, bool required) {
+  std::string origin = header(wsi, WSI_TOKEN_ORIGIN);
+  if (origin.empty()) return !required;
+  for (const auto& allowed : config_.allowed_origins)
+    if (origin == allowed) return true;
+  std::string host = header(wsi, WSI_TOKEN_HOST);
+  bool tls = !config_.tls_cert.empty();
+  return !host.empty() && origin == std::string(tls ? "https://" : "http://") + host;
+}
+
+std::optional<Actor> NetServer::authenticate(lws* wsi, bool* via_cookie) {
+  *via_cookie = false;
+  const int64_t now = clock_.now_ms();
+  std::string auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+  if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
+    std::string hash = crypto::sha256_hex(auth.substr(7));
+    if (auto it = auth_cache_.find(hash); it != auth_cache_.end()) return it->second.actor;
+    auto row = store_.find_api_token(hash);
+    if (!row || !row->has_value()) return std::nullopt;
+    Actor a{"token:" + (*row)->name, (*row)->role};
+    auth_cache_[hash] = CachedAuth{a, now + 60'000};
+    return a;
+  }
+  char value[128];
+  size_t max = sizeof(value);
+  if (lws_http_cookie_get(wsi, "sabla_session", value, &max) != 0) return std::nullopt;
+  std::string cookie(value, max);
+  std::string hash = crypto::sha256_hex(cookie);
+  *via_cookie = true;
+  if (auto it = auth_cache_.find(hash); it != auth_cache_.end()) return it->second.actor;
+  auto session = store_.find_auth_session(hash);
+  if (!session || !session->has_value() || (*session)->expires_at_ms <= now) return std::nullopt;
+  auto account = store_.find_account_by_id((*session)->account_id);
+  if (!account || !account->has_value()) return std::nullopt;
+  Actor a{(*account)->name, (*account)->role};
+  auth_cache_[hash] = CachedAuth{a, std::min((*session)->expires_at_ms, now + 60'000)};
+  return a;
+}
+
+int NetServer::confirm_upgrade(lws* wsi) {
+  auto refuse = [&](unsigned int status, const char* why) {
+    spdlog::debug("upgrade refused ({}): {}", status, why);
+    if (lws_return_http_status(wsi, status, why)) return -1;
+    return 1;
+  };
+  if (header(wsi, WSI_TOKEN_GET_URI) != "/ws") return refuse(HTTP_STATUS_NOT_FOUND, "WebSockets live at /ws");
+  std::string wanted = header(wsi, WSI_TOKEN_PROTOCOL);
+  int role = 0;
+  std::stringstream list(wanted);
+  for (std::string item; std::getline(list, item, ',');) {
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (item == protocol::kViewerProtocol) role = kViewer;
+    else if (item == protocol::kStudioProtocol) role = kStudio;
+    else if (item == protocol::kOverlayProtocol) role = kOverlay;
+    if (role) break;
+  }
+  if (!role) return refuse(HTTP_STATUS_BAD_REQUEST, "choose a subprotocol: sabla.viewer.v1, sabla.studio.v1 or sabla.overlay.v1");
+  std::string ip = peer_ip(wsi);
+  if (auto it = ws_per_ip_.find(ip); it != ws_per_ip_.end() && it->second >= config_.max_connections_per_ip)
+    return refuse(429, "too many connections from your address");
+  if (role == kStudio) {
+    bool via_cookie = false;
+    auto actor = authenticate(wsi, &via_cookie);
+    if (!actor) return refuse(HTTP_STATUS_UNAUTHORIZED, "log in first");
+    if (!origin_allowed(wsi, via_cookie)) return refuse(HTTP_STATUS_FORBIDDEN, "origin not allowed");
+    if (!actor->can_moderate()) return refuse(HTTP_STATUS_FORBIDDEN, "your role cannot use the studio");
+    upgrade_actor_[wsi] = *actor;
+  } else if (!origin_allowed(wsi, false)) {
+    return refuse(HTTP_STATUS_FORBIDDEN, "origin not allowed");
+  }
+  return 0;
+}
+
+void NetServer::respond(HttpTxn* txn, int status, std::string content_type, std::string body,
+                        std::vector<std::pair<std::string, std::string>> headers) {
+  txn->ready = true;
+  txn->status = status;
+  txn->content_type = std::move(content_type);
+  txn->payload = std::move(body);
+  txn->headers = std::move(headers);
+  auto it = http_txns_.find(txn->id);
+  if (it != http_txns_.end()) lws_callback_on_writable(it->second);
+}
+
+void NetServer::respond_json(HttpTxn* txn, int status, const json& body,
+                             std::vector<std::pair<std::string, std::string>> headers) {
+  respond(txn, status, "application/json", protocol::dump(body) + "\n", std::move(headers));
+}
+
+int NetServer::write_http(lws* wsi, HttpTxn* txn) {
+  if (!txn || !txn->ready) return 0;
+  if (!txn->headers_sent) {
+    std::vector<unsigned char> buf(LWS_PRE + 4096 + txn->headers.size() * 512);
+    unsigned char* start = buf.data() + LWS_PRE;
+    unsigned char* p = start;
+    unsigned char* end = buf.data() + buf.size() - 1;
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(txn->status), txn->content_type.c_str(),
+                                    txn->payload.size(), &p, end))
+      return 1;
+    auto add = [&](const std::string& name, const std::string& value) {
+      std::string n = name + ":";
+      return lws_add_http_header_by_name(wsi, (const unsigned char*)n.c_str(), (const unsigned char*)value.data(),
+                                         static_cast<int>(value.size()), &p, end);
+    };
+    if (add("x-content-type-options", "nosniff") || add("cache-control", "no-store") ||
+        add("referrer-policy", "no-referrer"))
+      return 1;
+    for (const auto& [name, value] : txn->headers)
+      if (add(name, value)) return 1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
+    txn->headers_sent = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  std::vector<unsigned char> buf(LWS_PRE + txn->payload.size());
+  std::memcpy(buf.data() + LWS_PRE, txn->payload.data(), txn->payload.size());
+  if (lws_write(wsi, buf.data() + LWS_PRE, txn->payload.size(), LWS_WRITE_HTTP_FINAL) !=
+      static_cast<int>(txn->payload.size()))
+    return 1;
+  if (lws_http_transaction_completed(wsi)) return -1;
+  return 0;
+}
+
+int NetServer::on_http(lws* wsi, int reason, void* user, void* in, size_t len) {
+  auto* pss = static_cast<HttpPss*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      drain_posted();
+      return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return confirm_upgrade(wsi);
+    case LWS_CALLBACK_HTTP: {
+      if (pss->txn) {
+        http_txns_.erase(pss->txn->id);
+        delete pss->txn;
+      }
+      auto* txn = new HttpTxn();
+      txn->id = next_txn_id_++;
+      pss->txn = txn;
+      http_txns_[txn->id] = wsi;
+      http_requests_++;
+      txn->path = std::string(static_cast<const char*>(in), len);
+      txn->ip = peer_ip(wsi);
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) txn->method = "GET";
+      else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) txn->method = "POST";
+      else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) txn->method = "HEAD";
+      else txn->method = "OTHER";
+      if (txn->method == "POST") {
+        std::string cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+        if (cl.empty() || cl == "0") {
+          dispatch_api(wsi, txn);  // no body follows
+        } else if (std::strtoull(cl.c_str(), nullptr, 10) > kMaxHttpBody) {
+          respond_json(txn, 413, error_body("too_large", "request body over 64 KiB"), {{"connection", "close"}});
+        }
+        return 0;  // the body arrives in LWS_CALLBACK_HTTP_BODY
+      }
+      return handle_http_request(wsi, txn);
+    }
+    case LWS_CALLBACK_HTTP_BODY: {
+      HttpTxn* txn = pss ? pss->txn : nullptr;
+      if (!txn) return -1;
+      if (txn->body.size() + len > kMaxHttpBody) txn->body_too_large = true;
+      else txn->body.append(static_cast<const char*>(in), len);
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+      HttpTxn* txn = pss ? pss->txn : nullptr;
+      if (!txn) return -1;
+      if (txn->ready) return 0;
+      if (txn->body_too_large) {
+        respond_json(txn, 413, error_body("too_large", "request body over 64 KiB"));
+        return 0;
+      }
+      dispatch_api(wsi, txn);
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return write_http(wsi, pss ? pss->txn : nullptr);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+      if (lws_http_transaction_completed(wsi)) return -1;
+      return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+      if (pss && pss->txn) {
+        http_txns_.erase(pss->txn->id);
+        delete pss->txn;
+        pss->txn = nullptr;
+      }
+      return 0;
+    default:
+      return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
+  }
+}
+
+int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
+  const std::string& path = txn->path;
+  if (txn->method != "GET" && txn->method != "HEAD") {
+    respond_json(txn, 405, error_body("method_not_allowed", "method not allowed"));
+    return 0;
+  }
+  std::string file;
+  if (path == "/" || path == "/index.html") file = "index.html";
+  else if (path == "/studio" || path == "/studio/") file = "studio.html";
+  else if (path == "/overlay" || path == "/overlay/") file = "overlay.html";
+  else if (path.rfind("/assets/", 0) == 0 && safe_relative_path(path.substr(1))) file = path.substr(1);
+  if (!file.empty()) {
+    std::string full = static_dir_ + "/" + file;
+    if (!std::filesystem::is_regular_file(full)) {
+      respond_json(txn, 404, error_body("not_found", "no such page"));
+      return 0;
+    }
+    int n = lws_serve_http_file(wsi, full.c_str(), mime_for(full).c_str(), kSecurityHeaders,
+                                static_cast<int>(std::strlen(kSecurityHeaders)));
+    if (n < 0) return -1;
+    if (n > 0 && lws_http_transaction_completed(wsi)) return -1;
+    return 0;
+  }
+  dispatch_api(wsi, txn);
+  return 0;
+}
+
+std::string NetServer::metrics_text() {
+  auto m = room_->metrics();
+  auto s = store_.metrics();
+  std::ostringstream o;
+  auto metric = [&](const char* name, const char* type, const char* help) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  };
+  metric("sabla_connections", "gauge", "Open WebSocket connections by role.");
+  o << "sabla_connections{role=\"viewer\"} " << m.viewers_connected << '\n'
+    << "sabla_connections{role=\"studio\"} " << m.studios_connected << '\n'
+    << "sabla_connections{role=\"overlay\"} " << m.overlays_connected << '\n';
+  metric("sabla_comments_received_total", "counter", "Comments received (viewers and bridges).");
+  o << "sabla_comments_received_total " << m.comments_received << '\n';
+  metric("sabla_comments_acked_total", "counter", "Comments acknowledged after commit.");
+  o << "sabla_comments_acked_total " << m.comments_acked << '\n';
+  metric("sabla_comments_refused_total", "counter", "Comments refused before storing (empty, too long, limits, bans).");
+  o << "sabla_comments_refused_total " << m.comments_rejected_input << '\n';
+  metric("sabla_comments_approved_total", "counter", "Comments approved (by a moderator or automatically).");
+  o << "sabla_comments_approved_total " << m.comments_approved << '\n';
+  metric("sabla_comments_rejected_total", "counter", "Comments rejected.");
+  o << "sabla_comments_rejected_total " << m.comments_rejected << '\n';
+  metric("sabla_votes_total", "counter", "Votes counted.");
+  o << "sabla_votes_total " << m.votes << '\n';
+  metric("sabla_pending_comments", "gauge", "Comments waiting for moderation.");
+  o << "sabla_pending_comments " << m.pending << '\n';
+  metric("sabla_store_queue_length", "gauge", "Operations waiting for the store writer.");
+  o << "sabla_store_queue_length " << s.queue_length << '\n';
+  metric("sabla_store_transactions_total", "counter", "Committed store transactions.");
+  o << "sabla_store_transactions_total " << s.transactions << '\n';
+  metric("sabla_store_operations_total", "counter", "Committed store operations.");
+  o << "sabla_store_operations_total " << s.operations << '\n';
+  metric("sabla_store_commit_seconds", "gauge", "Duration of the latest COMMIT.");
+  o << "sabla_store_commit_seconds " << s.last_commit_ms / 1000.0 << '\n';
+  metric("sabla_store_commit_seconds_max", "gauge", "Longest COMMIT since start.");
+  o << "sabla_store_commit_seconds_max " << s.max_commit_ms / 1000.0 << '\n';
+  metric("sabla_ws_frames_in_total", "counter", "WebSocket messages received.");
+  o << "sabla_ws_frames_in_total " << frames_in_ << '\n';
+  metric("sabla_ws_culled_total", "counter", "Clients closed for lagging behind.");
+  o << "sabla_ws_culled_total " << culled_ << '\n';
+  metric("sabla_http_requests_total", "counter", "HTTP requests.");
+  o << "sabla_http_requests_total " << http_requests_ << '\n';
+  return o.str();
+}
+
+void NetServer::login(lws* wsi, HttpTxn* txn) {
+  if (!origin_allowed(wsi, false)) return respond_json(txn, 403, error_body("forbidden", "origin not allowed"));
+  const int64_t steady = clock_.steady_ms();
+  auto bucket = login_buckets_.try_emplace(txn->ip, static_cast<double>(config_.login_attempts_per_minute),
+                                           config_.login_attempts_per_minute / 60.0, steady).first;
+  int64_t retry = 0;
+  if (!bucket->second.try_take(steady, &retry))
+    return respond_json(txn, 429, error_body("rate_limited", "too many login attempts"),
+                        {{"retry-after", std::to_string((retry + 999) / 1000)}});
+  auto body = json::parse(txn->body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body.contains("password") ||
+      !body["name"].is_string() || !body["password"].is_string())
+    return respond_json(txn, 400, error_body("invalid", "send {\"name\":...,\"password\":...}"));
+  std::string name = body["name"].get<std::string>();
+  std::string password = body["password"].get<std::string>();
+  auto account = store_.find_account(name);
+  if (!account) return respond_json(txn, 500, error_body("internal", "could not read accounts"));
+  std::optional<store::AccountRow> row = *account;
+  const uint64_t txn_id = txn->id;
+  // Argon2 takes tens of ms: it runs on the auth worker, never on the net thread.
+  bool queued = auth_worker_->post([this, row, password, txn_id] {
+    static const std::string dummy = crypto::hash_password("not a real password");
+    bool ok = crypto::verify_password(row ? row->password_hash : dummy, password) && row.has_value();
+    post([this, row, ok, txn_id] {
+      auto it = http_txns_.find(txn_id);
+      if (it == http_txns_.end()) return;
+      HttpTxn* t = static_cast<HttpPss*>(lws_wsi_user(it->second))->txn;
+      if (!ok) return respond_json(t, 401, error_body("unauthorized", "wrong name or password"));
+      std::string cookie = crypto::random_secret(32);
+      int64_t expires = clock_.now_ms() + config_.auth_session_hours * 3600 * 1000;
+      store::AuthSessionRow session{crypto::sha256_hex(cookie), row->id, expires};
+      std::string set_cookie = "sabla_session=" + cookie + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                               std::to_string(config_.auth_session_hours * 3600) +
+                               (config_.tls_cert.empty() ? "" : "; Secure");
+      json reply = {{"name", row->name}, {"role", row->role}};
+      if (!store_.save_auth_session(session, [this, txn_id, reply, set_cookie](Status s) {
+            auto it2 = http_txns_.find(txn_id);
+            if (it2 == http_txns_.end()) return;
+            HttpTxn* t2 = static_cast<HttpPss*>(lws_wsi_user(it2->second))->txn;
+            if (!s) return respond_json(t2, 500, error_body("internal", "could not save the login"));
+            respond_json(t2, 200, reply, {{"set-cookie", set_cookie}});
+          }))
+        respond_json(t, 503, error_body("busy", "try again"));
+    });
+  });
+  if (!queued) respond_json(txn, 503, error_body("busy", "too many logins at once, try again"));
+}
+
+void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
+  const std::string& path = txn->path;
+  const bool get = txn->method == "GET" || txn->method == "HEAD";
+  const bool post_method = txn->method == "POST";
+  if (path == "/api/v1/health") {
+    if (!get) return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
+    auto sid = room_->current_session_id();
+    return respond_json(txn, 200, json{{"status", "ok"}, {"version", SABLA_VERSION},
+                                       {"session", sid ? json(*sid) : json()}});
+  }
+  if (path == "/metrics") {
+    if (!get) return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
+    if (!config_.metrics_public && !is_loopback(txn->ip))
+      return respond_json(txn, 403, error_body("forbidden", "metrics are served to loopback only"));
+    return respond(txn, 200, "text/plain; version=0.0.4; charset=utf-8", metrics_text());
+  }
+  if (path == "/api/v1/login") {
+    if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
+    return login(wsi, txn);
+  }
+  bool via_cookie = false;
+  auto actor = authenticate(wsi, &via_cookie);
+  if (path == "/api/v1/logout") {
+    if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
+    char value[128];
+    size_t max = sizeof(value);
+    if (lws_http_cookie_get(wsi, "sabla_session", value, &max) == 0) {
+      std::string hash = crypto::sha256_hex(std::string(value, max));
+      auth_cache_.erase(hash);
+      store_.delete_auth_session(hash, [](Status) {});
+    }
+    return respond_json(txn, 200, json{{"ok", true}},
+                        {{"set-cookie", "sabla_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"}});
+  }
+  if (path == "/api/v1/me") {
+    if (!actor) return respond_json(txn, 401, error_body("unauthorized", "not logged in"));
+    return respond_json(txn, 200, json{{"name", actor->name}, {"role", actor->role}});
+  }
+  if (path.rfind("/api/v1/sessions", 0) != 0) return respond_json(txn, 404, error_body("not_found", "no such route"));
+  if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in or send a bearer token"));
+  if (post_method && via_cookie && !origin_allowed(wsi, true))
+    return respond_json(txn, 403, error_body("forbidden", "origin not allowed"));
+
+  const uint64_t txn_id = txn->id;
+  auto done = [this, txn_id](moderation::ApiReply r) {
+    auto it = http_txns_.find(txn_id);
+    if (it == http_txns_.end()) return;
+    respond_json(static_cast<HttpPss*>(lws_wsi_user(it->second))->txn, r.status, r.body);
+  };
+  if (path == "/api/v1/sessions") {
+    if (get) {
+      auto r = room_->list_sessions();
+      return respond_json(txn, r.status, r.body);
+    }
+    if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use GET or POST"));
+    auto body = json::parse(txn->body, nullptr, false);
+    if (body.is_discarded()) return respond_json(txn, 400, error_body("invalid", "malformed JSON"));
+    return room_->create_session(*actor, body, done);
+  }
+  // /api/v1/sessions/{id}/{live|end|comments}
+  std::string rest = path.substr(std::strlen("/api/v1/sessions/"));
+  auto slash = rest.find('/');
+  auto id = parse_id(rest.substr(0, slash));
+  std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (!id || (action != "live" && action != "end" && action != "comments"))
+    return respond_json(txn, 404, error_body("not_found", "no such route"));
+  if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
+  if (action == "live") return room_->set_session_live(*actor, *id, done);
+  if (action == "end") return room_->end_session(*actor, *id, done);
+  auto body = json::parse(txn->body, nullptr, false);
+  if (body.is_discarded()) return respond_json(txn, 400, error_body("invalid", "malformed JSON"));
+  return room_->bridge_comment(*actor, *id, body, done);
+}
+
+}  // namespace sabla::net

@@ -1,0 +1,121 @@
+// The network front: one libwebsockets context on its default poll loop,
+// serviced by one thread (the net thread). It serves static pages, the HTTP
+// API and the three /ws subprotocols, and implements Outbound for the Room.
+//
+// Threads: everything here runs on the net thread except post() and stop(),
+// which any thread may call: they queue work and wake the loop with
+// lws_cancel_service(), the only lws call that is safe from another thread.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/worker.h"
+#include "config/config.h"
+#include "moderation/rate_limiter.h"
+#include "moderation/room.h"
+#include "store/store.h"
+
+struct lws;
+struct lws_context;
+struct lws_vhost;
+
+namespace sabla::net {
+
+class NetServer final : public moderation::Outbound {
+ public:
+  NetServer(const Config& config, store::Store& store, const Clock& clock);
+  ~NetServer() override;
+
+  // Creates the lws context and binds (on the calling thread, before run()).
+  Status start(moderation::Room* room);
+  int port() const { return port_; }
+  // Services the loop until stop(). The calling thread becomes the net thread.
+  void run();
+  // Any thread.
+  void post(std::function<void()> task);
+  void stop();
+  // Runs tasks posted so far (start-up, before run(); net thread only).
+  void run_posted();
+
+  // Outbound (net thread).
+  void send(moderation::ConnId conn, std::string frame) override;
+  void publish(moderation::Audience audience, std::string frame) override;
+  void close(moderation::ConnId conn, int code, std::string reason) override;
+
+  struct Conn;
+  struct HttpTxn;
+  // The lws callback trampolines into these (net thread).
+  int on_http(lws* wsi, int reason, void* user, void* in, size_t len);
+  int on_ws(lws* wsi, int role, int reason, void* user, void* in, size_t len);
+
+ private:
+  struct Ring;
+  int handle_http_request(lws* wsi, HttpTxn* txn);
+  void dispatch_api(lws* wsi, HttpTxn* txn);
+  void respond(HttpTxn* txn, int status, std::string content_type, std::string body,
+               std::vector<std::pair<std::string, std::string>> headers = {});
+  void respond_json(HttpTxn* txn, int status, const nlohmann::json& body,
+                    std::vector<std::pair<std::string, std::string>> headers = {});
+  int write_http(lws* wsi, HttpTxn* txn);
+  int confirm_upgrade(lws* wsi);
+  int write_ws(lws* wsi, Conn* c);
+  void deliver(Conn* c, moderation::Verdict v, std::string frame);
+  void retry_parked();
+  void drain_posted();
+  void on_tick();
+  std::string metrics_text();
+  std::optional<moderation::Actor> authenticate(lws* wsi, bool* via_cookie);
+  bool origin_allowed(lws* wsi, bool required);
+  void login(lws* wsi, HttpTxn* txn);
+  std::string peer_ip(lws* wsi);
+
+  const Config& config_;
+  store::Store& store_;
+  const Clock& clock_;
+  moderation::Room* room_ = nullptr;
+  lws_context* context_ = nullptr;
+  lws_vhost* vhost_ = nullptr;
+  int port_ = 0;
+  std::string static_dir_;
+
+  // Cross-thread hand-off to the net thread.
+  std::mutex posted_mutex_;
+  std::deque<std::function<void()>> posted_;  // GUARDED_BY(posted_mutex_)
+  std::atomic<bool> stopping_{false};
+
+  // Net thread only from here on.
+  uint64_t next_conn_id_ = 1;
+  std::unordered_map<moderation::ConnId, Conn*> conns_;
+  std::unordered_map<std::string, int> ws_per_ip_;
+  std::unordered_map<lws*, moderation::Actor> upgrade_actor_;  // studio handshakes in progress
+  uint64_t next_txn_id_ = 1;
+  std::unordered_map<uint64_t, lws*> http_txns_;  // for answers that arrive after a store commit
+  std::unique_ptr<Ring> viewer_ring_;
+  std::unique_ptr<Ring> overlay_ring_;
+  bool viewer_ring_dirty_ = false;
+  std::deque<moderation::ConnId> parked_;  // connections paused until the store has room
+  std::unordered_map<std::string, moderation::TokenBucket> login_buckets_;
+  struct CachedAuth {
+    moderation::Actor actor;
+    int64_t expires_at_ms = 0;
+  };
+  std::unordered_map<std::string, CachedAuth> auth_cache_;  // token/cookie hash -> actor
+  std::unique_ptr<Worker> auth_worker_;
+  struct Timer;
+  std::unique_ptr<Timer> tick_timer_;
+
+  uint64_t frames_in_ = 0;
+  uint64_t frames_out_ = 0;
+  uint64_t culled_ = 0;
+  uint64_t http_requests_ = 0;
+};
+
+}  // namespace sabla::net

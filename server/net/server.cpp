@@ -1,0 +1,105 @@
+// sabla::Server: wires the store, the Room and the network front together
+// and runs the net thread.
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "config/config.h"
+#include "moderation/room.h"
+#include "net/net_server.h"
+#include "sabla/server.h"
+#include "store/store.h"
+
+namespace sabla {
+
+struct Server::Impl {
+  Config config;
+  SystemClock clock;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<net::NetServer> net;
+  std::unique_ptr<moderation::Room> room;
+  std::thread net_thread;
+  std::string initial_password;
+  bool stopped = false;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::unique_ptr<Server> Server::start(const Config& config, std::string* error) {
+  if (!crypto::init()) {
+    *error = "libsodium failed to initialise";
+    return nullptr;
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  Impl* raw = impl.get();
+  store::Store::Options options;
+  options.path = config.db_path();
+  options.synchronous_full = config.synchronous_full;
+  options.max_batch = static_cast<size_t>(config.batch_max);
+  options.max_batch_delay_ms = config.batch_delay_ms;
+  options.queue_capacity = static_cast<size_t>(config.writer_queue);
+  // Store completions run on the net thread: the poster hands them over.
+  auto store = store::Store::open(options, [raw](store::Task task) { raw->net->post(std::move(task)); });
+  if (!store) {
+    *error = "cannot open the store at " + options.path + ": " + store.status().message();
+    return nullptr;
+  }
+  impl->store = std::move(*store);
+  impl->net = std::make_unique<net::NetServer>(impl->config, *impl->store, impl->clock);
+  impl->room = std::make_unique<moderation::Room>(impl->config, *impl->store, impl->clock, *impl->net);
+
+  // First start: a producer account so the studio works straight away.
+  auto accounts = impl->store->count_accounts();
+  if (!accounts) {
+    *error = "cannot read accounts: " + accounts.status().message();
+    return nullptr;
+  }
+  if (*accounts == 0) {
+    std::string password = crypto::random_secret(18);
+    store::AccountRow producer{0, "producer", "producer", crypto::hash_password(password), impl->clock.now_ms()};
+    impl->store->create_account(producer, [raw, password](Result<store::AccountRow> r) {
+      if (r) raw->initial_password = password;
+      else spdlog::error("could not create the first producer account: {}", r.status().message());
+    });
+  }
+  if (Status s = impl->room->load(); !s) {
+    *error = "cannot load state: " + s.message();
+    return nullptr;
+  }
+  if (Status s = impl->net->start(impl->room.get()); !s) {
+    *error = s.message();
+    return nullptr;
+  }
+  // Start-up writes (first account, default session) commit before serving.
+  impl->store->flush();
+  impl->net->run_posted();
+  spdlog::info("serving on port {} (data: {})", impl->net->port(), config.data_dir);
+  impl->net_thread = std::thread([raw] { raw->net->run(); });
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::~Server() {
+  stop();
+  wait();
+  // Order: the net loop has stopped; the store finishes its queue (its
+  // completions are dropped with the net server: nobody is left to ack).
+  impl_->store->flush();
+  impl_->net.reset();  // closing connections calls into the room: it must still exist
+  impl_->room.reset();
+  impl_->store.reset();
+}
+
+int Server::port() const { return impl_->net->port(); }
+
+void Server::stop() { impl_->net->stop(); }
+
+void Server::wait() {
+  if (impl_->net_thread.joinable()) impl_->net_thread.join();
+}
+
+const std::string& Server::initial_password() const { return impl_->initial_password; }
+
+}  // namespace sabla
