@@ -57,5 +57,8 @@ Status load_config_file(const std::string& path, Config& config);
 Status apply_environment(const std::map<std::string, std::string>& env, Config& config);
 // The process environment's SABLA_* variables.
 std::map<std::string, std::string> sabla_environment();
+// Checks ranges and combinations after all sources were applied (port
+// 0-65535, positive limits, known log level, TLS cert and key together).
+Status validate(const Config& config);
 
 }  // namespace sabla

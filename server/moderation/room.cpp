@@ -133,12 +133,15 @@ Status Room::load() {
   }
   blocked_ = BlockedWords(settings_.blocked_words);
   for (auto& v : st.viewers) {
-    Viewer viewer{v.id, v.token_hash, v.display_name, v.banned_until_ms, v.last_ip, v.created_at_ms, true, 0,
-                  TokenBucket(config_.comment_burst, config_.comments_per_second, clock_.steady_ms()),
-                  TokenBucket(config_.votes_per_second * 2, config_.votes_per_second, clock_.steady_ms())};
+    Viewer& viewer = new_viewer(v.id);
+    viewer.token_hash = v.token_hash;
+    viewer.name = v.display_name;
+    viewer.banned_until_ms = v.banned_until_ms;
+    viewer.last_ip = v.last_ip;
+    viewer.created_at_ms = v.created_at_ms;
+    viewer.persisted = true;
     next_viewer_id_ = std::max(next_viewer_id_, v.id + 1);
     viewer_by_token_[v.token_hash] = v.id;
-    viewers_.emplace(v.id, std::move(viewer));
   }
   for (auto& b : st.ip_bans) ip_bans_[b.ip] = b.until_ms;
   switch_session(st.current_session_id);
@@ -202,12 +205,10 @@ bool Room::ip_banned(const std::string& ip, int64_t now_ms, int64_t* until) cons
 
 // ---------------------------------------------------------------- viewers
 
-Room::Viewer& Room::new_viewer(const std::string& ip) {
-  int64_t id = next_viewer_id_++;
-  Viewer v{id, {}, {}, 0, ip, clock_.now_ms(), false, 0,
-           TokenBucket(config_.comment_burst, config_.comments_per_second, clock_.steady_ms()),
-           TokenBucket(config_.votes_per_second * 2, config_.votes_per_second, clock_.steady_ms())};
-  return viewers_.emplace(id, std::move(v)).first->second;
+Room::Viewer& Room::new_viewer(int64_t id) {
+  Viewer v(id, TokenBucket(config_.comment_burst, config_.comments_per_second, clock_.steady_ms()),
+           TokenBucket(config_.votes_per_second * 2, config_.votes_per_second, clock_.steady_ms()));
+  return viewers_.insert_or_assign(id, std::move(v)).first->second;
 }
 
 void Room::persist_viewer(Viewer& v) {
@@ -231,7 +232,9 @@ void Room::release_viewer(int64_t viewer_id) {
 }
 
 void Room::viewer_connected(ConnId conn, const std::string& ip) {
-  Viewer& v = new_viewer(ip);
+  Viewer& v = new_viewer(next_viewer_id_++);
+  v.last_ip = ip;
+  v.created_at_ms = clock_.now_ms();
   std::string token = crypto::random_secret(24);
   v.token_hash = crypto::sha256_hex(token);
   v.connections = 1;
@@ -380,7 +383,7 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
   if (!text) return refuse(code::kInvalid, "text must be a string");
   if (!is_valid_utf8(*text)) return refuse(code::kInvalid, "text is not valid UTF-8");
   std::string clean = sanitize_text(*text);
-  if (clean.empty()) return refuse(code::kEmpty, "the comment is empty");
+  if (clean.empty() || normalize_for_match(clean).empty()) return refuse(code::kEmpty, "the comment is empty");
   if (count_code_points(clean) > static_cast<size_t>(settings_.max_length))
     return refuse(code::kTooLong, "the comment is longer than " + std::to_string(settings_.max_length) + " characters");
 
@@ -674,7 +677,7 @@ Verdict Room::handle_decision(ConnId conn, const StudioConn& sc, const std::stri
       return Verdict::handled;
     }
     std::string clean = sanitize_text(*text);
-    if (clean.empty() || count_code_points(clean) > static_cast<size_t>(settings_.max_length)) {
+    if (normalize_for_match(clean).empty() || count_code_points(clean) > static_cast<size_t>(settings_.max_length)) {
       reply_error(conn, msg, code::kInvalid, "the edited text is empty or too long");
       return Verdict::handled;
     }
@@ -931,7 +934,7 @@ void Room::bridge_comment(const Actor& actor, int64_t session_id, const json& bo
   auto text = string_field(body, "text");
   if (!text || !is_valid_utf8(*text)) return done(api_error(400, "invalid", "text must be a UTF-8 string"));
   std::string clean = sanitize_text(*text);
-  if (clean.empty()) return done(api_error(400, "empty", "the comment is empty"));
+  if (clean.empty() || normalize_for_match(clean).empty()) return done(api_error(400, "empty", "the comment is empty"));
   if (count_code_points(clean) > static_cast<size_t>(settings_.max_length))
     return done(api_error(400, "too_long", "the comment is too long"));
   std::string author;

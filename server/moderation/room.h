@@ -129,6 +129,8 @@ class Room {
 
  private:
   struct Viewer {
+    Viewer(int64_t viewer_id, TokenBucket comments, TokenBucket votes)
+        : id(viewer_id), comment_bucket(comments), vote_bucket(votes) {}
     int64_t id = 0;
     std::string token_hash;
     std::string name;
@@ -175,7 +177,7 @@ class Room {
   void on_comment_stored(const store::CommentRow& row, const store::InsertedComment& inserted,
                          const std::string& reason);
 
-  Viewer& new_viewer(const std::string& ip);
+  Viewer& new_viewer(int64_t id);
   void persist_viewer(Viewer& v);
   void release_viewer(int64_t viewer_id);
   void send_welcome(ConnId conn, const Viewer& v, const std::string& token);

@@ -1,0 +1,451 @@
+// The `sabla` command line: serve, user add, token create, --version.
+// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+// Secrets are printed once on stdout and never passed to the logger.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include "config/config.h"
+#include "sabla/server.h"
+#include "store/store.h"
+
+namespace sabla {
+namespace {
+
+constexpr int kFailure = 1;
+constexpr int kUsageError = 2;
+
+// Shared by every subcommand that reads the configuration.
+struct ConfigOptions {
+  std::string config_file;
+  std::string data_dir;
+  CLI::Option* data = nullptr;
+};
+
+struct ServeOptions {
+  ConfigOptions common;
+  int port = 0;
+  std::string bind;
+  std::string static_dir;
+  std::string tls_cert;
+  std::string tls_key;
+  CLI::Option* port_opt = nullptr;
+  CLI::Option* bind_opt = nullptr;
+  CLI::Option* static_opt = nullptr;
+  CLI::Option* tls_cert_opt = nullptr;
+  CLI::Option* tls_key_opt = nullptr;
+};
+
+struct CredentialOptions {
+  ConfigOptions common;
+  std::string name;
+  std::string role;
+};
+
+// ---- Logging ----
+
+// Log messages may contain quotes or newlines (paths, peer data); escaping
+// here keeps every JSON line parseable without trusting each call site.
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (const char ch : std::string_view(msg.payload.data(), msg.payload.size())) {
+      const auto byte = static_cast<unsigned char>(ch);
+      switch (ch) {
+        case '"': append(dest, "\\\""); break;
+        case '\\': append(dest, "\\\\"); break;
+        case '\n': append(dest, "\\n"); break;
+        case '\r': append(dest, "\\r"); break;
+        case '\t': append(dest, "\\t"); break;
+        default:
+          if (byte < 0x20) {
+            const char escaped[] = {'\\', 'u', '0', '0', kHex[byte >> 4], kHex[byte & 0xf], '\0'};
+            append(dest, escaped);
+          } else {
+            dest.push_back(ch);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+
+ private:
+  static void append(spdlog::memory_buf_t& dest, std::string_view text) {
+    dest.append(text.data(), text.data() + text.size());
+  }
+};
+
+void setup_logging(const Config& config) {
+  std::shared_ptr<spdlog::sinks::sink> sink;
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  if (config.log_json) {
+    // No colour codes: they would end up inside the JSON strings.
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%*"})");
+  } else {
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    formatter->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  }
+  sink->set_formatter(std::move(formatter));
+  auto logger = std::make_shared<spdlog::logger>("sabla", std::move(sink));
+  logger->set_level(spdlog::level::from_str(config.log_level));
+  // Replacing the default logger (rather than registering a new name) keeps
+  // run_cli callable more than once in one process.
+  spdlog::set_default_logger(std::move(logger));
+}
+
+// ---- Configuration ----
+
+int config_failure(const Status& status) {
+  std::cerr << "error: " << status.message() << "\n";
+  return kUsageError;
+}
+
+// Defaults < TOML file < environment < the --data flag. Callers apply their
+// other flags and then validate.
+std::optional<Config> base_config(const ConfigOptions& options, int* exit_code) {
+  Config config;
+  if (!options.config_file.empty()) {
+    if (Status s = load_config_file(options.config_file, config); !s) {
+      *exit_code = config_failure(s);
+      return std::nullopt;
+    }
+  }
+  if (Status s = apply_environment(sabla_environment(), config); !s) {
+    *exit_code = config_failure(s);
+    return std::nullopt;
+  }
+  if (options.data && options.data->count() > 0) config.data_dir = options.data_dir;
+  return config;
+}
+
+bool create_data_dir(const Config& config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    std::cerr << "error: cannot create data directory " << config.data_dir << ": " << ec.message() << "\n";
+    return false;
+  }
+  return true;
+}
+
+// ---- serve ----
+
+std::string display_url(const Config& config, int port) {
+  std::string host = config.bind;
+  // A wildcard address is not something a browser can open; localhost is.
+  if (host == "0.0.0.0" || host == "::" || host == "[::]" || host == "*") {
+    host = "localhost";
+  } else if (host.find(':') != std::string::npos && host.front() != '[') {
+    host = "[" + host + "]";
+  }
+  const char* scheme = config.tls_cert.empty() ? "http" : "https";
+  return std::string(scheme) + "://" + host + ":" + std::to_string(port);
+}
+
+int serve(const ServeOptions& options) {
+  // Blocked before any thread exists so every server thread inherits the
+  // mask and SIGINT/SIGTERM can only be taken by sigwait below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (int rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
+    std::cerr << "error: cannot block signals: " << std::generic_category().message(rc) << "\n";
+    return kFailure;
+  }
+
+  int exit_code = 0;
+  std::optional<Config> loaded = base_config(options.common, &exit_code);
+  if (!loaded) return exit_code;
+  Config config = std::move(*loaded);
+  if (options.port_opt->count() > 0) config.port = options.port;
+  if (options.bind_opt->count() > 0) config.bind = options.bind;
+  if (options.static_opt->count() > 0) config.static_dir = options.static_dir;
+  if (options.tls_cert_opt->count() > 0) config.tls_cert = options.tls_cert;
+  if (options.tls_key_opt->count() > 0) config.tls_key = options.tls_key;
+  if (Status s = validate(config); !s) return config_failure(s);
+
+  setup_logging(config);
+  if (!create_data_dir(config)) return kFailure;
+
+  std::string error;
+  std::unique_ptr<Server> server = Server::start(config, &error);
+  if (!server) {
+    std::cerr << "error: " << (error.empty() ? "the server failed to start" : error) << "\n";
+    return kFailure;
+  }
+  if (!server->initial_password().empty()) {
+    std::cout << "producer account: producer\n"
+              << "password: " << server->initial_password() << "\n";
+  }
+  const std::string url = display_url(config, server->port());
+  std::cout << "listening on " << url << std::endl;  // tests and scripts read this line at once
+  spdlog::info("listening on {}", url);
+
+  // If the server stops by itself (fatal error), wake the sigwait below so
+  // the process exits instead of hanging with nothing served.
+  std::atomic<bool> stopping{false};
+  const pthread_t main_thread = pthread_self();
+  std::thread watcher([&server, &stopping, main_thread] {
+    server->wait();
+    if (!stopping.exchange(true)) pthread_kill(main_thread, SIGTERM);
+  });
+
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) != 0) {
+  }
+  const bool stopped_by_itself = stopping.exchange(true);
+  if (!stopped_by_itself) {
+    spdlog::info("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  server->stop();
+  watcher.join();
+  server.reset();
+  if (stopped_by_itself) {
+    std::cerr << "error: the server stopped unexpectedly\n";
+    return kFailure;
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+// ---- user add / token create ----
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (const char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '.' || ch == '-' || ch == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool valid_role(std::string_view role) {
+  return role == "moderator" || role == "producer" || role == "archivist";
+}
+
+// Usage errors for NAME and --role; returns 0 when both are fine.
+int check_credential_options(const CredentialOptions& options, const char* what) {
+  if (!valid_name(options.name)) {
+    std::cerr << "error: invalid " << what << " name '" << options.name
+              << "': use 1-32 characters of letters, digits, '.', '-' and '_'\n";
+    return kUsageError;
+  }
+  if (!valid_role(options.role)) {
+    std::cerr << "error: invalid role '" << options.role << "': use moderator, producer or archivist\n";
+    return kUsageError;
+  }
+  return 0;
+}
+
+// Opens the store in-thread: CLI writes commit before their call returns, so
+// a printed secret always belongs to a stored hash.
+std::unique_ptr<store::Store> open_store(const Config& config) {
+  store::Store::Options options;
+  options.path = config.db_path();
+  options.synchronous_full = config.synchronous_full;
+  options.max_batch = static_cast<size_t>(config.batch_max);
+  options.max_batch_delay_ms = config.batch_delay_ms;
+  options.queue_capacity = static_cast<size_t>(config.writer_queue);
+  options.threaded = false;
+  auto opened = store::Store::open(options, [](store::Task task) { task(); });
+  if (!opened) {
+    std::cerr << "error: cannot open " << options.path << ": " << opened.status().message() << "\n";
+    return nullptr;
+  }
+  return std::move(opened.value());
+}
+
+// Runs the common prologue of user add / token create; returns the store or
+// sets *exit_code.
+std::unique_ptr<store::Store> prepare_store(const CredentialOptions& options, const char* what, int* exit_code) {
+  if (int rc = check_credential_options(options, what); rc != 0) {
+    *exit_code = rc;
+    return nullptr;
+  }
+  std::optional<Config> config = base_config(options.common, exit_code);
+  if (!config) return nullptr;
+  if (Status s = validate(*config); !s) {
+    *exit_code = config_failure(s);
+    return nullptr;
+  }
+  setup_logging(*config);
+  *exit_code = kFailure;
+  if (!create_data_dir(*config)) return nullptr;
+  return open_store(*config);
+}
+
+// Waits for a write's completion; with threaded=false and an inline poster it
+// has normally run already, flush() makes that certain.
+template <class Row>
+Status commit(store::Store& store, const Row& row,
+              bool (store::Store::*write)(Row, std::function<void(Result<Row>)>)) {
+  std::optional<Status> outcome;
+  const bool queued = (store.*write)(row, [&outcome](Result<Row> result) { outcome = result.status(); });
+  if (!queued) return Status::error("busy", "the store refused the write (queue full)");
+  store.flush();
+  if (!outcome) return Status::error("internal", "the store did not report the write");
+  return *outcome;
+}
+
+int user_add(const CredentialOptions& options) {
+  int exit_code = 0;
+  std::unique_ptr<store::Store> store = prepare_store(options, "account", &exit_code);
+  if (!store) return exit_code;
+
+  auto existing = store->find_account(options.name);
+  if (!existing) {
+    std::cerr << "error: " << existing.status().message() << "\n";
+    return kFailure;
+  }
+  if (existing->has_value()) {
+    std::cerr << "error: account " << options.name << " exists\n";
+    return kFailure;
+  }
+
+  const std::string password = crypto::random_secret(18);
+  store::AccountRow row;
+  row.name = options.name;
+  row.role = options.role;
+  row.password_hash = crypto::hash_password(password);
+  row.created_at_ms = SystemClock().now_ms();
+  if (row.password_hash.empty()) {
+    std::cerr << "error: password hashing failed\n";
+    return kFailure;
+  }
+  if (Status s = commit(*store, row, &store::Store::create_account); !s) {
+    // A concurrent `user add` of the same name can still lose the race.
+    if (s.code() == "conflict") {
+      std::cerr << "error: account " << options.name << " exists\n";
+    } else {
+      std::cerr << "error: " << s.message() << "\n";
+    }
+    return kFailure;
+  }
+  spdlog::info("created account {} ({})", options.name, options.role);
+  std::cout << "password: " << password << std::endl;
+  return 0;
+}
+
+int token_create(const CredentialOptions& options) {
+  int exit_code = 0;
+  std::unique_ptr<store::Store> store = prepare_store(options, "token", &exit_code);
+  if (!store) return exit_code;
+
+  const std::string token = crypto::random_secret(32);
+  store::ApiTokenRow row;
+  row.name = options.name;
+  row.role = options.role;
+  row.token_hash = crypto::sha256_hex(token);
+  row.created_at_ms = SystemClock().now_ms();
+  if (Status s = commit(*store, row, &store::Store::create_api_token); !s) {
+    if (s.code() == "conflict") {
+      std::cerr << "error: token " << options.name << " exists\n";
+    } else {
+      std::cerr << "error: " << s.message() << "\n";
+    }
+    return kFailure;
+  }
+  spdlog::info("created API token {} ({})", options.name, options.role);
+  std::cout << "token: " << token << std::endl;
+  return 0;
+}
+
+void add_config_options(CLI::App& command, ConfigOptions& options) {
+  command.add_option("--config", options.config_file, "TOML configuration file");
+  options.data = command.add_option("--data", options.data_dir, "Data directory (holds sabla.db)");
+}
+
+void add_credential_options(CLI::App& command, CredentialOptions& options, const char* name_help) {
+  command.add_option("name", options.name, name_help)->required();
+  command.add_option("--role", options.role, "moderator, producer or archivist")->required();
+  add_config_options(command, options.common);
+}
+
+int run(int argc, char** argv) {
+  if (!crypto::init()) {
+    std::cerr << "error: libsodium initialisation failed\n";
+    return kFailure;
+  }
+
+  CLI::App app{"Sabla: live-session comment server", "sabla"};
+  app.set_version_flag("--version", "sabla " SABLA_VERSION);
+  app.require_subcommand(1);
+
+  ServeOptions serve_options;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run the server until SIGINT or SIGTERM");
+  add_config_options(*serve_cmd, serve_options.common);
+  serve_options.port_opt = serve_cmd->add_option("--port", serve_options.port, "Port (0 picks a free one)");
+  serve_options.bind_opt = serve_cmd->add_option("--bind", serve_options.bind, "Address to listen on");
+  serve_options.static_opt = serve_cmd->add_option("--static", serve_options.static_dir, "Static files directory");
+  serve_options.tls_cert_opt = serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "TLS certificate (PEM)");
+  serve_options.tls_key_opt = serve_cmd->add_option("--tls-key", serve_options.tls_key, "TLS private key (PEM)");
+  serve_options.tls_cert_opt->needs(serve_options.tls_key_opt);
+  serve_options.tls_key_opt->needs(serve_options.tls_cert_opt);
+
+  CLI::App* user_cmd = app.add_subcommand("user", "Manage staff accounts");
+  user_cmd->require_subcommand(1);
+  CredentialOptions user_options;
+  CLI::App* user_add_cmd = user_cmd->add_subcommand("add", "Create an account and print its password once");
+  add_credential_options(*user_add_cmd, user_options, "Account name");
+
+  CLI::App* token_cmd = app.add_subcommand("token", "Manage API tokens (bridges, automation)");
+  token_cmd->require_subcommand(1);
+  CredentialOptions token_options;
+  CLI::App* token_create_cmd = token_cmd->add_subcommand("create", "Create an API token and print it once");
+  add_credential_options(*token_create_cmd, token_options, "Token name");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every other parse error is a usage error.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kUsageError;
+  }
+
+  if (serve_cmd->parsed()) return serve(serve_options);
+  if (user_add_cmd->parsed()) return user_add(user_options);
+  if (token_create_cmd->parsed()) return token_create(token_options);
+  std::cerr << app.help();
+  return kUsageError;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kFailure;
+  } catch (...) {
+    std::cerr << "error: unexpected failure\n";
+    return kFailure;
+  }
+}
+
+}  // namespace sabla

@@ -1,0 +1,465 @@
+#include "config/config.h"
+
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <string_view>
+#include <system_error>
+
+#include <toml++/toml.h>
+
+// POSIX leaves `environ` undeclared unless asked; declaring it ourselves does
+// not depend on feature-test macros.
+extern "C" char** environ;
+
+namespace sabla {
+namespace {
+
+Status config_error(std::string message) { return Status::error("config", std::move(message)); }
+
+// ---- TOML file ----
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+// Where a value came from, so every error names file, line, table and key.
+struct Where {
+  const std::string& file;
+  std::string_view table;
+  std::string_view key;
+};
+
+Status fail(const Where& w, const toml::node& node, const std::string& message) {
+  return config_error(w.file + ":" + std::to_string(node.source().begin.line) + ": [" +
+                      std::string(w.table) + "] " + std::string(w.key) + ": " + message);
+}
+
+Status expected(const Where& w, const toml::node& node, const std::string& what) {
+  return fail(w, node, "expected " + what + ", got " + type_name(node));
+}
+
+using Handler = std::function<Status(const toml::node&, const Where&)>;
+
+Handler string_into(std::string& out) {
+  return [&out](const toml::node& node, const Where& w) {
+    const auto* v = node.as_string();
+    if (!v) return expected(w, node, "a string");
+    out = v->get();
+    return Status::ok();
+  };
+}
+
+Handler bool_into(bool& out) {
+  return [&out](const toml::node& node, const Where& w) {
+    const auto* v = node.as_boolean();
+    if (!v) return expected(w, node, "a boolean (true or false)");
+    out = v->get();
+    return Status::ok();
+  };
+}
+
+Handler int64_into(int64_t& out) {
+  return [&out](const toml::node& node, const Where& w) {
+    const auto* v = node.as_integer();
+    if (!v) return expected(w, node, "an integer");
+    out = v->get();
+    return Status::ok();
+  };
+}
+
+Handler int_into(int& out) {
+  return [&out](const toml::node& node, const Where& w) {
+    const auto* v = node.as_integer();
+    if (!v) return expected(w, node, "an integer");
+    const int64_t x = v->get();
+    // Narrowing silently would turn a huge value into a small or negative one.
+    if (x < INT_MIN || x > INT_MAX) return fail(w, node, "integer " + std::to_string(x) + " is out of range");
+    out = static_cast<int>(x);
+    return Status::ok();
+  };
+}
+
+Handler double_into(double& out) {
+  return [&out](const toml::node& node, const Where& w) {
+    // `burst = 5` is as natural to write as `burst = 5.0`.
+    if (const auto* i = node.as_integer()) {
+      out = static_cast<double>(i->get());
+      return Status::ok();
+    }
+    const auto* f = node.as_floating_point();
+    if (!f) return expected(w, node, "a number");
+    if (!std::isfinite(f->get())) return fail(w, node, "must be a finite number");
+    out = f->get();
+    return Status::ok();
+  };
+}
+
+Handler string_list_into(std::vector<std::string>& out) {
+  return [&out](const toml::node& node, const Where& w) {
+    const auto* array = node.as_array();
+    if (!array) return expected(w, node, "an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& element : *array) {
+      const auto* s = element.as_string();
+      if (!s) return fail(w, element, "expected an array of strings, but an element is " + type_name(element));
+      values.push_back(s->get());
+    }
+    out = std::move(values);
+    return Status::ok();
+  };
+}
+
+Handler synchronous_into(bool& full) {
+  return [&full](const toml::node& node, const Where& w) {
+    const auto* v = node.as_string();
+    if (!v) return expected(w, node, "\"normal\" or \"full\"");
+    if (v->get() == "full") {
+      full = true;
+    } else if (v->get() == "normal") {
+      full = false;
+    } else {
+      return fail(w, node, "expected \"normal\" or \"full\", got \"" + v->get() + "\"");
+    }
+    return Status::ok();
+  };
+}
+
+using TableHandlers = std::map<std::string, Handler, std::less<>>;
+
+std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
+  return {
+      {"server",
+       {{"port", int_into(c.port)},
+        {"bind", string_into(c.bind)},
+        {"data_dir", string_into(c.data_dir)},
+        {"static_dir", string_into(c.static_dir)},
+        {"allowed_origins", string_list_into(c.allowed_origins)},
+        {"tls_cert", string_into(c.tls_cert)},
+        {"tls_key", string_into(c.tls_key)},
+        {"metrics_public", bool_into(c.metrics_public)},
+        {"log_level", string_into(c.log_level)},
+        {"log_json", bool_into(c.log_json)}}},
+      {"store",
+       {{"synchronous", synchronous_into(c.synchronous_full)},
+        {"batch_max", int_into(c.batch_max)},
+        {"batch_delay_ms", int_into(c.batch_delay_ms)},
+        {"writer_queue", int_into(c.writer_queue)}}},
+      {"limits",
+       {{"max_frame_bytes", int_into(c.max_frame_bytes)},
+        {"max_comment_chars", int_into(c.max_comment_chars)},
+        {"max_name_chars", int_into(c.max_name_chars)},
+        {"max_connections_per_ip", int_into(c.max_connections_per_ip)},
+        {"comment_burst", double_into(c.comment_burst)},
+        {"comments_per_second", double_into(c.comments_per_second)},
+        {"votes_per_second", double_into(c.votes_per_second)},
+        {"feed_size", int_into(c.feed_size)},
+        {"fanout_tick_ms", int_into(c.fanout_tick_ms)},
+        {"viewer_backlog", int_into(c.viewer_backlog)},
+        {"login_attempts_per_minute", int_into(c.login_attempts_per_minute)}}},
+      {"session",
+       {{"default_title_ar", string_into(c.default_title_ar)},
+        {"default_title_en", string_into(c.default_title_en)},
+        {"auth_session_hours", int64_into(c.auth_session_hours)}}},
+  };
+}
+
+Status apply_table(const std::string& file, const toml::table& root, Config& out) {
+  // Values land in a copy so a file with an error leaves `out` untouched.
+  Config config = out;
+  const auto handlers = file_handlers(config);
+  for (auto&& [table_key, table_node] : root) {
+    const std::string_view table_name = table_key.str();
+    const std::string line = std::to_string(table_key.source().begin.line);
+    auto known = handlers.find(table_name);
+    if (known == handlers.end()) {
+      if (!table_node.is_table()) {
+        return config_error(file + ":" + line + ": key '" + std::string(table_name) +
+                            "' must be inside a table: [server], [store], [limits] or [session]");
+      }
+      return config_error(file + ":" + line + ": unknown table [" + std::string(table_name) +
+                          "] (expected [server], [store], [limits] or [session])");
+    }
+    const auto* table = table_node.as_table();
+    if (!table) {
+      return config_error(file + ":" + line + ": '" + std::string(table_name) + "' must be a table, got " +
+                          type_name(table_node));
+    }
+    for (auto&& [key, node] : *table) {
+      const Where where{file, table_name, key.str()};
+      auto handler = known->second.find(key.str());
+      if (handler == known->second.end()) {
+        return config_error(file + ":" + std::to_string(key.source().begin.line) + ": unknown key '" +
+                            std::string(key.str()) + "' in [" + std::string(table_name) + "]");
+      }
+      if (Status s = handler->second(node, where); !s) return s;
+    }
+  }
+  out = std::move(config);
+  return Status::ok();
+}
+
+Status parse_failure(const std::string& file, const toml::parse_error& e) {
+  return config_error(file + ":" + std::to_string(e.source().begin.line) + ":" +
+                      std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+}
+
+// ---- Environment ----
+
+std::string_view trim(std::string_view s) {
+  const auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  return out;
+}
+
+Status env_error(const std::string& name, const std::string& value, const std::string& what) {
+  return config_error(name + "='" + value + "': expected " + what);
+}
+
+bool parse_int(std::string_view text, int& out) {
+  text = trim(text);
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return false;
+  out = value;
+  return true;
+}
+
+bool parse_double(std::string_view text, double& out) {
+  text = trim(text);
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return false;
+  out = value;
+  return true;
+}
+
+bool parse_bool(std::string_view text, bool& out) {
+  const std::string v = ascii_lower(trim(text));
+  if (v == "1" || v == "true") {
+    out = true;
+  } else if (v == "0" || v == "false") {
+    out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  while (true) {
+    const size_t comma = text.find(',');
+    const std::string_view item = trim(text.substr(0, comma));
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
+using EnvHandler = std::function<Status(const std::string& name, const std::string& value)>;
+
+EnvHandler env_string(std::string& out) {
+  return [&out](const std::string&, const std::string& value) {
+    out = value;
+    return Status::ok();
+  };
+}
+
+EnvHandler env_int(int& out) {
+  return [&out](const std::string& name, const std::string& value) {
+    return parse_int(value, out) ? Status::ok() : env_error(name, value, "an integer");
+  };
+}
+
+EnvHandler env_double(double& out) {
+  return [&out](const std::string& name, const std::string& value) {
+    return parse_double(value, out) ? Status::ok() : env_error(name, value, "a number");
+  };
+}
+
+EnvHandler env_bool(bool& out) {
+  return [&out](const std::string& name, const std::string& value) {
+    return parse_bool(value, out) ? Status::ok() : env_error(name, value, "1, true, 0 or false");
+  };
+}
+
+bool valid_origin(const std::string& origin) {
+  // Browsers send Origin as scheme://host[:port] with no path; anything else
+  // could never match, so it is better rejected at start-up.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.rfind(scheme, 0) == 0) {
+      const std::string_view rest = std::string_view(origin).substr(scheme.size());
+      return !rest.empty() && rest.find('/') == std::string_view::npos;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Status load_config_file(const std::string& path, Config& config) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return config_error(path + ": config file not found");
+#if TOML_EXCEPTIONS
+  try {
+    toml::table root = toml::parse_file(path);
+    return apply_table(path, root, config);
+  } catch (const toml::parse_error& e) {
+    return parse_failure(path, e);
+  } catch (const std::exception& e) {
+    return config_error(path + ": " + e.what());
+  }
+#else
+  toml::parse_result result = toml::parse_file(path);
+  if (!result) return parse_failure(path, result.error());
+  return apply_table(path, result.table(), config);
+#endif
+}
+
+Status apply_environment(const std::map<std::string, std::string>& env, Config& out) {
+  Config config = out;
+  const std::map<std::string, EnvHandler> handlers = {
+      {"SABLA_PORT", env_int(config.port)},
+      {"SABLA_BIND", env_string(config.bind)},
+      {"SABLA_DATA", env_string(config.data_dir)},
+      {"SABLA_STATIC_DIR", env_string(config.static_dir)},
+      {"SABLA_ALLOWED_ORIGINS",
+       [&config](const std::string&, const std::string& value) {
+         config.allowed_origins = split_list(value);
+         return Status::ok();
+       }},
+      {"SABLA_TLS_CERT", env_string(config.tls_cert)},
+      {"SABLA_TLS_KEY", env_string(config.tls_key)},
+      {"SABLA_LOG_LEVEL", env_string(config.log_level)},
+      {"SABLA_LOG_JSON", env_bool(config.log_json)},
+      {"SABLA_SYNCHRONOUS",
+       [&config](const std::string& name, const std::string& value) {
+         const std::string v = ascii_lower(trim(value));
+         if (v == "full") {
+           config.synchronous_full = true;
+         } else if (v == "normal") {
+           config.synchronous_full = false;
+         } else {
+           return env_error(name, value, "normal or full");
+         }
+         return Status::ok();
+       }},
+      {"SABLA_METRICS_PUBLIC", env_bool(config.metrics_public)},
+      {"SABLA_MAX_CONNECTIONS_PER_IP", env_int(config.max_connections_per_ip)},
+      {"SABLA_COMMENTS_PER_SECOND", env_double(config.comments_per_second)},
+      {"SABLA_COMMENT_BURST", env_double(config.comment_burst)},
+  };
+  for (const auto& [name, value] : env) {
+    // Other SABLA_* names may belong to scripts or later versions; ignoring
+    // them keeps old binaries working in newer environments.
+    auto handler = handlers.find(name);
+    if (handler == handlers.end()) continue;
+    if (Status s = handler->second(name, value); !s) return s;
+  }
+  out = std::move(config);
+  return Status::ok();
+}
+
+std::map<std::string, std::string> sabla_environment() {
+  std::map<std::string, std::string> env;
+  if (environ == nullptr) return env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (text.rfind("SABLA_", 0) != 0) continue;
+    const size_t eq = text.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
+  }
+  return env;
+}
+
+Status validate(const Config& c) {
+  const auto positive = [](const char* name, auto value) -> Status {
+    if (value > 0) return Status::ok();
+    return config_error(std::string(name) + " must be positive (got " + std::to_string(value) + ")");
+  };
+  if (c.port < 0 || c.port > 65535) {
+    return config_error("port must be between 0 and 65535 (got " + std::to_string(c.port) + ")");
+  }
+  if (c.bind.empty()) return config_error("bind must not be empty");
+  if (c.data_dir.empty()) return config_error("data_dir must not be empty");
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return config_error("tls_cert and tls_key must be given together");
+  }
+  for (const std::string& origin : c.allowed_origins) {
+    if (!valid_origin(origin)) {
+      return config_error("allowed_origins: '" + origin +
+                          "' is not an origin like https://example.org (scheme and host, no path)");
+    }
+  }
+  static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  bool level_known = false;
+  for (const char* level : kLevels) level_known = level_known || c.log_level == level;
+  if (!level_known) {
+    return config_error("log_level must be trace, debug, info, warn or error (got '" + c.log_level + "')");
+  }
+
+  const std::pair<const char*, int> ints[] = {
+      {"batch_max", c.batch_max},
+      {"writer_queue", c.writer_queue},
+      {"max_frame_bytes", c.max_frame_bytes},
+      {"max_comment_chars", c.max_comment_chars},
+      {"max_name_chars", c.max_name_chars},
+      {"max_connections_per_ip", c.max_connections_per_ip},
+      {"feed_size", c.feed_size},
+      {"fanout_tick_ms", c.fanout_tick_ms},
+      {"viewer_backlog", c.viewer_backlog},
+      {"login_attempts_per_minute", c.login_attempts_per_minute},
+  };
+  for (const auto& [name, value] : ints) {
+    if (Status s = positive(name, value); !s) return s;
+  }
+  // Zero is meaningful here: commit as soon as the queue is drained.
+  if (c.batch_delay_ms < 0) {
+    return config_error("batch_delay_ms must not be negative (got " + std::to_string(c.batch_delay_ms) + ")");
+  }
+  const std::pair<const char*, double> doubles[] = {
+      {"comments_per_second", c.comments_per_second},
+      {"votes_per_second", c.votes_per_second},
+  };
+  for (const auto& [name, value] : doubles) {
+    if (!std::isfinite(value)) return config_error(std::string(name) + " must be a finite number");
+    if (Status s = positive(name, value); !s) return s;
+  }
+  // A bucket that holds less than one token could never pay for a comment.
+  if (!std::isfinite(c.comment_burst) || c.comment_burst < 1) {
+    return config_error("comment_burst must be at least 1 (got " + std::to_string(c.comment_burst) + ")");
+  }
+  if (Status s = positive("auth_session_hours", c.auth_session_hours); !s) return s;
+  // Keeps hours * 3'600'000 far from int64 overflow in expiry arithmetic.
+  if (c.auth_session_hours > 24 * 366) {
+    return config_error("auth_session_hours must be at most 8784 (one year)");
+  }
+  return Status::ok();
+}
+
+}  // namespace sabla

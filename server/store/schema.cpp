@@ -1,0 +1,211 @@
+// The whole database schema lives here and only here.
+//
+// To change the schema, APPEND a migration; never edit one that has shipped,
+// because databases in the field have already applied it and record only the
+// count (PRAGMA user_version). A migration that must rebuild a table with
+// foreign keys needs PRAGMA foreign_keys=OFF, which SQLite ignores inside a
+// transaction: give migrate() a way to run such a step outside one first.
+#include "store/schema.h"
+
+#include <string>
+
+#include "store/store.h"
+
+namespace sabla::store {
+namespace schema {
+
+namespace {
+
+// Version 1. CHECK constraints only where a wrong value would corrupt a state
+// machine (comment status, account role); free-form fields stay unconstrained
+// so a new value from newer code does not turn into a lost write.
+constexpr std::string_view kInitial = R"sql(
+CREATE TABLE sessions (
+  id            INTEGER PRIMARY KEY,
+  title_ar      TEXT    NOT NULL DEFAULT '',
+  title_en      TEXT    NOT NULL DEFAULT '',
+  status        TEXT    NOT NULL DEFAULT 'scheduled',
+  created_at_ms INTEGER NOT NULL,
+  live_at_ms    INTEGER,
+  ended_at_ms   INTEGER
+);
+
+-- The id is chosen by the caller (the net thread hands it out with the token),
+-- so no AUTOINCREMENT.
+CREATE TABLE viewers (
+  id              INTEGER PRIMARY KEY,
+  token_hash      TEXT    NOT NULL UNIQUE,
+  display_name    TEXT    NOT NULL DEFAULT '',
+  banned_until_ms INTEGER NOT NULL DEFAULT 0,
+  last_ip         TEXT    NOT NULL DEFAULT '',
+  created_at_ms   INTEGER NOT NULL
+);
+
+-- AUTOINCREMENT: comment ids go to clients and the archive, so an id must
+-- never be handed out twice, even after rows are deleted.
+CREATE TABLE comments (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id       INTEGER NOT NULL REFERENCES sessions(id),
+  viewer_id        INTEGER,
+  display_name     TEXT    NOT NULL DEFAULT '',
+  text             TEXT    NOT NULL,
+  lang             TEXT    NOT NULL DEFAULT '',
+  direction        TEXT    NOT NULL DEFAULT 'ltr',
+  source           TEXT    NOT NULL DEFAULT 'web',
+  client_id        TEXT    NOT NULL DEFAULT '',
+  external_id      TEXT    NOT NULL DEFAULT '',
+  received_at_ms   INTEGER NOT NULL,
+  stream_offset_ms INTEGER,
+  status           TEXT    NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'approved', 'rejected', 'hidden')),
+  votes            INTEGER NOT NULL DEFAULT 0
+);
+-- Idempotency keys: partial, because '' means "no key" and must not collide.
+CREATE UNIQUE INDEX comments_viewer_client ON comments(viewer_id, client_id)
+  WHERE client_id != '';
+CREATE UNIQUE INDEX comments_source_external ON comments(source, external_id)
+  WHERE external_id != '';
+CREATE INDEX comments_session ON comments(session_id, id);
+
+CREATE TABLE votes (
+  comment_id INTEGER NOT NULL REFERENCES comments(id),
+  viewer_id  INTEGER NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  PRIMARY KEY (comment_id, viewer_id)
+) WITHOUT ROWID;
+
+-- The audit log keeps plain ids (no foreign keys): it must outlive and never
+-- block changes to the rows it describes.
+CREATE TABLE moderation_events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id  INTEGER,
+  comment_id  INTEGER,
+  viewer_id   INTEGER,
+  action      TEXT    NOT NULL,
+  actor       TEXT    NOT NULL DEFAULT '',
+  reason      TEXT    NOT NULL DEFAULT '',
+  before_text TEXT    NOT NULL DEFAULT '',
+  after_text  TEXT    NOT NULL DEFAULT '',
+  at_ms       INTEGER NOT NULL
+);
+CREATE INDEX moderation_events_session ON moderation_events(session_id, id);
+
+CREATE TABLE ip_bans (
+  ip       TEXT    PRIMARY KEY,
+  until_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT    NOT NULL UNIQUE,
+  role          TEXT    NOT NULL CHECK (role IN ('moderator', 'producer', 'archivist')),
+  password_hash TEXT    NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+
+CREATE TABLE api_tokens (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  role          TEXT    NOT NULL,
+  token_hash    TEXT    NOT NULL UNIQUE,
+  created_at_ms INTEGER NOT NULL
+);
+
+CREATE TABLE auth_sessions (
+  token_hash    TEXT    PRIMARY KEY,
+  account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Without it, deleting an account scans every login to enforce the cascade.
+CREATE INDEX auth_sessions_account ON auth_sessions(account_id);
+)sql";
+
+Status exec(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::ok();
+  std::string message = err ? err : sqlite3_errstr(rc);
+  sqlite3_free(err);
+  return Status::error("io", message);
+}
+
+void rollback(sqlite3* db) {
+  if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+Status too_new(int64_t found) {
+  return Status::error("schema_too_new",
+                       "database schema version " + std::to_string(found) +
+                           " is newer than this build supports (" +
+                           std::to_string(current_schema_version()) +
+                           "); upgrade sabla or use a different database");
+}
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = {
+      {"0001_initial", kInitial},
+  };
+  return list;
+}
+
+Result<int64_t> read_user_version(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
+  if (rc != SQLITE_OK) return Status::error("io", sqlite3_errmsg(db));
+  rc = sqlite3_step(stmt);
+  Result<int64_t> out = Status::error("io", "PRAGMA user_version returned no row");
+  if (rc == SQLITE_ROW) {
+    out = static_cast<int64_t>(sqlite3_column_int64(stmt, 0));
+  } else if (rc != SQLITE_DONE) {
+    out = Status::error("io", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(stmt);
+  return out;
+}
+
+Status migrate(sqlite3* db) {
+  const auto& list = migrations();
+  const auto target = static_cast<int64_t>(list.size());
+  for (;;) {
+    auto seen = read_user_version(db);
+    if (!seen) return seen.status();
+    if (*seen > target) return too_new(*seen);
+    if (*seen == target) return Status::ok();
+
+    // IMMEDIATE takes the write lock before re-reading the version, so two
+    // processes opening the same new file cannot both apply a migration.
+    if (Status s = exec(db, "BEGIN IMMEDIATE"); !s) return s;
+    auto version = read_user_version(db);
+    if (!version) {
+      rollback(db);
+      return version.status();
+    }
+    if (*version >= target) {
+      rollback(db);
+      continue;
+    }
+    const Migration& m = list[static_cast<size_t>(*version)];
+    Status s = exec(db, std::string(m.sql));
+    if (s) s = exec(db, "PRAGMA user_version = " + std::to_string(*version + 1));
+    if (s) s = exec(db, "COMMIT");
+    if (!s) {
+      rollback(db);
+      return Status::error("io", "migration " + std::string(m.name) + " failed: " + s.message());
+    }
+  }
+}
+
+}  // namespace schema
+
+int64_t current_schema_version() {
+  return static_cast<int64_t>(schema::migrations().size());
+}
+
+}  // namespace sabla::store

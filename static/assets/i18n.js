@@ -1,0 +1,326 @@
+// Sabla UI strings (Arabic and English) and the language switch.
+// The language is taken from localStorage ("sabla.lang"), else from the
+// browser's preferred languages, else Arabic. <html lang dir> follows it.
+// Static markup is translated through data attributes:
+//   data-i18n="key"                      -> textContent
+//   data-i18n-attr="placeholder:key;title:key2;aria-label:key3"
+
+const STRINGS = {
+  ar: {
+    app_name: 'سبلة',
+    studio_name: 'الاستوديو',
+    lang_toggle: 'English',
+    lang_toggle_label: 'Switch to English',
+    conn_connecting: 'جارٍ الاتصال…',
+    conn_open: 'متصل',
+    conn_waiting: 'انقطع الاتصال — إعادة المحاولة خلال {s} ث',
+    conn_stopped: 'غير متصل',
+    status_live: 'مباشر',
+    status_offline: 'غير مباشر',
+    video_placeholder: 'سيظهر البث هنا عند بدء الجلسة.',
+    no_session: 'لا توجد جلسة الآن',
+    name_label: 'اسمك (اختياري)',
+    name_placeholder: 'مثال: مريم',
+    comment_label: 'تعليقك أو سؤالك',
+    comment_placeholder: 'اكتب تعليقك هنا…',
+    send: 'إرسال',
+    send_hint: 'Ctrl+Enter للإرسال',
+    counter: '{n} / {max}',
+    sending: 'جارٍ الإرسال…',
+    queued_offline: 'لا يوجد اتصال — سيُرسل تعليقك عند عودة الاتصال.',
+    ack_pending: 'أُرسل — بانتظار المراجعة',
+    ack_approved: 'نُشر',
+    ack_rejected: 'لم يُنشر تعليقك.',
+    ack_other: 'أُرسل',
+    err_rate_limited: 'ترسل بسرعة كبيرة. حاول مجددًا بعد {s} ث.',
+    err_rate_limited_plain: 'ترسل بسرعة كبيرة. انتظر قليلًا ثم حاول مجددًا.',
+    err_slow_mode: 'الوضع البطيء مفعّل. يمكنك التعليق مجددًا بعد {s} ث.',
+    err_slow_mode_plain: 'الوضع البطيء مفعّل. انتظر قليلًا ثم حاول مجددًا.',
+    err_too_long: 'التعليق أطول من المسموح ({max} حرفًا كحد أقصى).',
+    err_empty: 'اكتب تعليقًا أولًا.',
+    err_banned: 'لا يمكنك التعليق في الوقت الحالي.',
+    err_no_session: 'لا توجد جلسة مباشرة لاستقبال التعليقات الآن.',
+    err_invalid: 'تعذّر إرسال التعليق.',
+    err_not_found: 'هذا التعليق لم يعد موجودًا.',
+    err_vote_conflict: 'سبق أن صوّتَّ لهذا التعليق.',
+    err_unknown: 'حدث خطأ ({code}).',
+    feed_title: 'التعليقات',
+    feed_empty: 'لا توجد تعليقات منشورة بعد.',
+    vote_aria: 'تأييد ({n})',
+    anonymous: 'زائر',
+    // studio
+    login_title: 'تسجيل الدخول إلى الاستوديو',
+    login_name: 'اسم المستخدم',
+    login_password: 'كلمة المرور',
+    login_submit: 'دخول',
+    login_bad: 'اسم المستخدم أو كلمة المرور غير صحيحة.',
+    login_throttled: 'محاولات كثيرة. انتظر دقيقة ثم حاول مجددًا.',
+    login_failed: 'تعذّر تسجيل الدخول ({code}).',
+    login_expired: 'انتهت جلستك. سجّل الدخول مجددًا.',
+    logout: 'خروج',
+    role_producer: 'منتج',
+    role_moderator: 'مشرف',
+    role_archivist: 'أرشيفي',
+    me: '{name} ({role})',
+    counter_pending: 'بانتظار المراجعة',
+    counter_approved: 'منشورة',
+    counter_rejected: 'مرفوضة',
+    counter_hidden: 'مخفية',
+    counter_viewers: 'المشاهدون',
+    queue_title: 'قائمة المراجعة',
+    queue_empty: 'لا توجد تعليقات بانتظار المراجعة.',
+    sort_label: 'الترتيب',
+    sort_newest: 'الأحدث أولًا',
+    sort_votes: 'الأكثر تأييدًا أولًا',
+    keys_help: '↑/↓ تحديد · A نشر · R رفض · E تعديل · B حظر · H إخفاء',
+    action_approve: 'نشر',
+    action_reject: 'رفض',
+    action_edit: 'تعديل',
+    action_ban: 'حظر',
+    action_hide: 'إخفاء',
+    action_save: 'حفظ',
+    action_cancel: 'إلغاء',
+    action_ok: 'موافق',
+    edit_hint: 'Enter للحفظ · Esc للإلغاء',
+    prompt_reject: 'سبب الرفض (اختياري)',
+    prompt_ban: 'مدة حظر هذا المشاهد بالثواني',
+    ban_no_viewer: 'هذا التعليق لم يأتِ من مشاهد على الموقع، فلا يمكن حظر كاتبه.',
+    ban_bad_seconds: 'أدخل عددًا صحيحًا موجبًا من الثواني.',
+    viewer_banned: 'حُظر المشاهد {id} ({name}) حتى {time}.',
+    viewer_unbanned: 'رُفع الحظر عن المشاهد {id} ({name}).',
+    votes_n: '▲ {n}',
+    source_label: 'المصدر: {source}',
+    viewer_label: 'مشاهد {id}',
+    reason_label: 'ملاحظة: {reason}',
+    approved_title: 'نُشر مؤخرًا',
+    approved_empty: 'لم يُنشر شيء بعد.',
+    settings_title: 'الإعدادات',
+    set_hold: 'مراجعة التعليقات قبل النشر',
+    set_slow: 'الوضع البطيء (ثوانٍ بين تعليقين، 0 = إيقاف)',
+    set_maxlen: 'أقصى طول للتعليق (حرفًا)',
+    set_blocked: 'كلمات محظورة (كلمة في كل سطر)',
+    set_action: 'عند وجود كلمة محظورة',
+    set_action_hold: 'إبقاء التعليق للمراجعة',
+    set_action_reject: 'رفض التعليق مباشرة',
+    settings_save: 'حفظ الإعدادات',
+    settings_saved: 'حُفظت الإعدادات.',
+    settings_changed_by: 'غيّر {by} الإعدادات.',
+    op_conflict: 'قرّر مشرف آخر بشأن هذا التعليق بالفعل.',
+    op_not_found: 'هذا التعليق لم يعد موجودًا.',
+    op_invalid: 'طلب غير صالح: {message}',
+    op_forbidden: 'ليست لديك صلاحية لهذا الإجراء.',
+    op_busy: 'الخادم مشغول، حاول مجددًا بعد لحظات.',
+    op_unknown: 'تعذّر تنفيذ الإجراء ({code}).',
+    op_timeout: 'لم يصل رد من الخادم. حاول مجددًا.',
+    op_offline: 'لا يوجد اتصال بالخادم.',
+    decided_by: 'تعليق {id}: {action} بواسطة {by}.',
+    past_approve: 'نُشر',
+    past_reject: 'رُفض',
+    past_hide: 'أُخفي',
+    past_edit: 'عُدّل',
+  },
+  en: {
+    app_name: 'Sabla',
+    studio_name: 'Studio',
+    lang_toggle: 'العربية',
+    lang_toggle_label: 'التبديل إلى العربية',
+    conn_connecting: 'Connecting…',
+    conn_open: 'Connected',
+    conn_waiting: 'Disconnected — retrying in {s} s',
+    conn_stopped: 'Not connected',
+    status_live: 'Live',
+    status_offline: 'Offline',
+    video_placeholder: 'The broadcast will appear here when the session starts.',
+    no_session: 'No session right now',
+    name_label: 'Your name (optional)',
+    name_placeholder: 'e.g. Maryam',
+    comment_label: 'Your comment or question',
+    comment_placeholder: 'Write your comment here…',
+    send: 'Send',
+    send_hint: 'Ctrl+Enter to send',
+    counter: '{n} / {max}',
+    sending: 'Sending…',
+    queued_offline: 'Not connected — your comment will be sent when the connection is back.',
+    ack_pending: 'Sent — awaiting moderation',
+    ack_approved: 'Published',
+    ack_rejected: 'Your comment was not published.',
+    ack_other: 'Sent',
+    err_rate_limited: 'You are sending too fast. Try again in {s} s.',
+    err_rate_limited_plain: 'You are sending too fast. Wait a moment and try again.',
+    err_slow_mode: 'Slow mode is on. You can comment again in {s} s.',
+    err_slow_mode_plain: 'Slow mode is on. Wait a moment and try again.',
+    err_too_long: 'Your comment is too long (at most {max} characters).',
+    err_empty: 'Write a comment first.',
+    err_banned: 'You cannot comment right now.',
+    err_no_session: 'There is no live session taking comments right now.',
+    err_invalid: 'The comment could not be sent.',
+    err_not_found: 'That comment no longer exists.',
+    err_vote_conflict: 'You have already upvoted this comment.',
+    err_unknown: 'Something went wrong ({code}).',
+    feed_title: 'Comments',
+    feed_empty: 'No published comments yet.',
+    vote_aria: 'Upvote ({n})',
+    anonymous: 'Guest',
+    // studio
+    login_title: 'Sign in to the studio',
+    login_name: 'User name',
+    login_password: 'Password',
+    login_submit: 'Sign in',
+    login_bad: 'Wrong user name or password.',
+    login_throttled: 'Too many attempts. Wait a minute and try again.',
+    login_failed: 'Could not sign in ({code}).',
+    login_expired: 'Your session ended. Please sign in again.',
+    logout: 'Sign out',
+    role_producer: 'producer',
+    role_moderator: 'moderator',
+    role_archivist: 'archivist',
+    me: '{name} ({role})',
+    counter_pending: 'Pending',
+    counter_approved: 'Approved',
+    counter_rejected: 'Rejected',
+    counter_hidden: 'Hidden',
+    counter_viewers: 'Viewers',
+    queue_title: 'Review queue',
+    queue_empty: 'Nothing is awaiting review.',
+    sort_label: 'Order',
+    sort_newest: 'Newest first',
+    sort_votes: 'Most upvoted first',
+    keys_help: '↑/↓ select · A approve · R reject · E edit · B ban · H hide',
+    action_approve: 'Approve',
+    action_reject: 'Reject',
+    action_edit: 'Edit',
+    action_ban: 'Ban',
+    action_hide: 'Hide',
+    action_save: 'Save',
+    action_cancel: 'Cancel',
+    action_ok: 'OK',
+    edit_hint: 'Enter saves · Esc cancels',
+    prompt_reject: 'Reason for rejecting (optional)',
+    prompt_ban: 'Ban this viewer for how many seconds?',
+    ban_no_viewer: 'This comment did not come from a web viewer, so there is nobody to ban.',
+    ban_bad_seconds: 'Enter a positive whole number of seconds.',
+    viewer_banned: 'Viewer {id} ({name}) is banned until {time}.',
+    viewer_unbanned: 'Viewer {id} ({name}) is no longer banned.',
+    votes_n: '▲ {n}',
+    source_label: 'Source: {source}',
+    viewer_label: 'Viewer {id}',
+    reason_label: 'Note: {reason}',
+    approved_title: 'Recently approved',
+    approved_empty: 'Nothing approved yet.',
+    settings_title: 'Settings',
+    set_hold: 'Hold comments for review',
+    set_slow: 'Slow mode (seconds between comments, 0 = off)',
+    set_maxlen: 'Maximum comment length (characters)',
+    set_blocked: 'Blocked words (one per line)',
+    set_action: 'When a blocked word matches',
+    set_action_hold: 'Hold the comment for review',
+    set_action_reject: 'Reject the comment at once',
+    settings_save: 'Save settings',
+    settings_saved: 'Settings saved.',
+    settings_changed_by: '{by} changed the settings.',
+    op_conflict: 'Another moderator already decided on this comment.',
+    op_not_found: 'That comment no longer exists.',
+    op_invalid: 'Invalid request: {message}',
+    op_forbidden: 'You are not allowed to do that.',
+    op_busy: 'The server is busy; try again in a moment.',
+    op_unknown: 'The action failed ({code}).',
+    op_timeout: 'No reply from the server. Try again.',
+    op_offline: 'Not connected to the server.',
+    decided_by: 'Comment {id}: {action} by {by}.',
+    past_approve: 'approved',
+    past_reject: 'rejected',
+    past_hide: 'hidden',
+    past_edit: 'edited',
+  },
+};
+
+export const LANGS = ['ar', 'en'];
+const STORAGE_KEY = 'sabla.lang';
+const listeners = new Set();
+let current = 'ar';
+
+export function storageGet(key) {
+  try { return window.localStorage.getItem(key); } catch { return null; }
+}
+export function storageSet(key, value) {
+  try {
+    if (value === null || value === undefined) window.localStorage.removeItem(key);
+    else window.localStorage.setItem(key, value);
+  } catch { /* storage unavailable (private mode, quota): keep going */ }
+}
+
+function detectLanguage() {
+  const saved = storageGet(STORAGE_KEY);
+  if (LANGS.includes(saved)) return saved;
+  const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ''];
+  for (const p of prefs) {
+    const base = String(p).toLowerCase().split('-')[0];
+    if (LANGS.includes(base)) return base;
+  }
+  return 'ar';
+}
+
+export function getLang() { return current; }
+export function getDir() { return current === 'ar' ? 'rtl' : 'ltr'; }
+
+// Translates `key` in the current language, filling {name} placeholders.
+export function t(key, vars) {
+  const table = STRINGS[current] || STRINGS.ar;
+  let s = table[key];
+  if (s === undefined) s = STRINGS.en[key];
+  if (s === undefined) return key;
+  if (vars) s = s.replace(/\{(\w+)\}/g, (m, name) => (vars[name] !== undefined && vars[name] !== null ? String(vars[name]) : m));
+  return s;
+}
+
+export function applyI18n(root = document) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-attr]')) {
+    for (const pair of el.dataset.i18nAttr.split(';')) {
+      const [attr, key] = pair.split(':').map((s) => s.trim());
+      if (attr && key) el.setAttribute(attr, t(key));
+    }
+  }
+}
+
+export function setLang(lang, { remember = true } = {}) {
+  if (!LANGS.includes(lang)) return;
+  current = lang;
+  if (remember) storageSet(STORAGE_KEY, lang);
+  document.documentElement.lang = lang;
+  document.documentElement.dir = getDir();
+  applyI18n();
+  for (const fn of listeners) fn(lang);
+}
+
+export function onLangChange(fn) { listeners.add(fn); }
+
+// Sets the language from storage/browser and wires every [data-lang-toggle] button.
+export function initI18n() {
+  setLang(detectLanguage(), { remember: false });
+  for (const btn of document.querySelectorAll('[data-lang-toggle]')) {
+    btn.addEventListener('click', () => setLang(current === 'ar' ? 'en' : 'ar'));
+  }
+}
+
+// Numbers and times use Latin digits in both languages so counts read the same.
+function locale() { return current === 'ar' ? 'ar-u-nu-latn' : 'en-GB'; }
+
+export function fmtTime(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '';
+  try {
+    return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit' }).format(new Date(ms));
+  } catch { return new Date(ms).toISOString().slice(11, 16); }
+}
+
+export function fmtNumber(n) {
+  try { return new Intl.NumberFormat(locale()).format(n); } catch { return String(n); }
+}
+
+// Title of a session in the current language, falling back to the other one.
+export function sessionTitle(session) {
+  if (!session) return '';
+  const ar = session.title_ar || '';
+  const en = session.title_en || '';
+  return current === 'ar' ? (ar || en) : (en || ar);
+}

@@ -1,0 +1,774 @@
+// Studio page: login, review queue with keyboard moderation, settings,
+// recently approved list and counters. Protocol: docs/protocol.md,
+// subprotocol sabla.studio.v1. Items change only when the server says so
+// (`pending`, `updated`, `snapshot`), never optimistically.
+import { t, initI18n, onLangChange, fmtTime, fmtNumber, sessionTitle } from './i18n.js';
+import { ReconnectingSocket, wsUrl } from './ws.js';
+import { el, $, dirOf } from './dom.js';
+
+const APPROVED_LIMIT = 100;
+const OP_TIMEOUT_MS = 10000;
+const STATUSES = ['pending', 'approved', 'rejected', 'hidden'];
+
+const ui = {
+  conn: $('#conn'),
+  me: $('#me'),
+  logout: $('#logout'),
+  login: $('#login'),
+  loginForm: $('#login-form'),
+  loginName: $('#login-name'),
+  loginPassword: $('#login-password'),
+  loginSubmit: $('#login-submit'),
+  loginError: $('#login-error'),
+  studio: $('#studio'),
+  sessionStatus: $('#session-status'),
+  sessionTitle: $('#session-title'),
+  notice: $('#studio-notice'),
+  queue: $('#queue'),
+  queueEmpty: $('#queue-empty'),
+  sort: $('#queue-sort'),
+  approved: $('#approved'),
+  approvedEmpty: $('#approved-empty'),
+  settingsForm: $('#settings-form'),
+  setHold: $('#set-hold'),
+  setSlow: $('#set-slow'),
+  setMaxlen: $('#set-maxlen'),
+  setBlocked: $('#set-blocked'),
+  setAction: $('#set-action'),
+  settingsStatus: $('#settings-status'),
+  dialog: $('#prompt-dialog'),
+  dialogForm: $('#prompt-form'),
+  dialogLabel: $('#prompt-label'),
+  dialogInput: $('#prompt-input'),
+  dialogError: $('#prompt-error'),
+  dialogCancel: $('#prompt-cancel'),
+  counters: {
+    pending: $('#count-pending'),
+    approved: $('#count-approved'),
+    rejected: $('#count-rejected'),
+    hidden: $('#count-hidden'),
+    viewers: $('#count-viewers'),
+  },
+};
+
+const state = {
+  me: null,
+  session: null,
+  settings: null,
+  pending: new Map(), // id -> comment (status pending)
+  approved: new Map(), // id -> comment (recently approved)
+  statusOf: new Map(), // id -> last known status, for counters
+  queueNodes: new Map(), // id -> <li>
+  approvedNodes: new Map(),
+  counters: { pending: 0, approved: 0, rejected: 0, hidden: 0, viewers: 0 },
+  sort: 'newest',
+  selected: null, // id of the selected queue item
+  editing: null, // id of the item being edited
+  ops: new Map(), // op -> {action, id, timer}
+  opSeq: 0,
+  conn: { state: 'stopped', retryAt: 0 },
+  haveSnapshot: false,
+  notice: null, // {key, vars, code, until}
+  settingsNotice: null,
+  dialogOpen: false,
+};
+
+// ---------- login ----------
+
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  return { status: res.status, ok: res.ok, data };
+}
+
+function showLogin(messageKey = null) {
+  socket.stop();
+  state.me = null;
+  ui.studio.hidden = true;
+  ui.logout.hidden = true;
+  ui.me.hidden = true;
+  ui.login.hidden = false;
+  ui.loginSubmit.disabled = false;
+  setLoginError(messageKey);
+  (ui.loginName.value ? ui.loginPassword : ui.loginName).focus();
+}
+
+function setLoginError(key, vars) {
+  ui.login.dataset.errorKey = key || '';
+  ui.loginError.hidden = !key;
+  ui.loginError.textContent = key ? t(key, vars) : '';
+}
+
+function showStudio(me) {
+  state.me = me;
+  ui.login.hidden = true;
+  ui.studio.hidden = false;
+  ui.logout.hidden = false;
+  renderMe();
+  socket.start();
+}
+
+ui.loginForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const name = ui.loginName.value.trim();
+  const password = ui.loginPassword.value;
+  if (!name || !password) { setLoginError('login_bad'); return; }
+  ui.loginSubmit.disabled = true;
+  setLoginError(null);
+  try {
+    const res = await api('POST', '/api/v1/login', { name, password });
+    if (res.status === 200) {
+      ui.loginPassword.value = '';
+      showStudio(res.data || { name, role: '' });
+    } else if (res.status === 401) {
+      setLoginError('login_bad');
+    } else if (res.status === 429) {
+      setLoginError('login_throttled');
+    } else {
+      setLoginError('login_failed', { code: (res.data && res.data.error && res.data.error.code) || res.status });
+    }
+  } catch {
+    setLoginError('login_failed', { code: 'network' });
+  } finally {
+    ui.loginSubmit.disabled = false;
+  }
+});
+
+ui.logout.addEventListener('click', async () => {
+  ui.logout.disabled = true;
+  try { await api('POST', '/api/v1/logout'); } catch { /* logged out locally anyway */ }
+  ui.logout.disabled = false;
+  resetState();
+  showLogin();
+});
+
+function renderMe() {
+  if (!state.me) { ui.me.hidden = true; return; }
+  const role = state.me.role ? t(`role_${state.me.role}`) : '';
+  ui.me.hidden = false;
+  ui.me.replaceChildren(el('bdi', { text: state.me.name || '' }), role ? ` (${role})` : '');
+}
+
+// ---------- connection ----------
+
+const socket = new ReconnectingSocket({
+  url: wsUrl('/ws'),
+  protocol: 'sabla.studio.v1',
+  onMessage,
+  onState(s, info) {
+    state.conn = { state: s, retryAt: info.retryAt || 0 };
+    if (s !== 'open') {
+      state.haveSnapshot = false;
+      failAllOps();
+    }
+    renderConn();
+  },
+  // A closed studio socket may mean the login expired: check before retrying.
+  async beforeReconnect() {
+    try {
+      const res = await api('GET', '/api/v1/me');
+      if (res.status === 401) {
+        resetState();
+        showLogin('login_expired');
+        return false;
+      }
+    } catch { /* server unreachable: keep retrying */ }
+    return true;
+  },
+});
+
+function renderConn() {
+  const c = state.conn;
+  const shown = c.state === 'open' && !state.haveSnapshot ? 'connecting' : c.state;
+  ui.conn.dataset.state = shown;
+  ui.studio.dataset.state = shown === 'open' ? 'ready' : shown;
+  if (shown === 'open') ui.conn.textContent = t('conn_open');
+  else if (shown === 'waiting') ui.conn.textContent = t('conn_waiting', { s: fmtNumber(Math.max(1, Math.ceil((c.retryAt - Date.now()) / 1000))) });
+  else if (shown === 'stopped') ui.conn.textContent = '';
+  else ui.conn.textContent = t('conn_connecting');
+}
+
+function onMessage(msg) {
+  if (msg.counters && typeof msg.counters === 'object') Object.assign(state.counters, msg.counters);
+  switch (msg.type) {
+    case 'snapshot': onSnapshot(msg); break;
+    case 'pending': if (msg.comment) onPending(msg.comment); break;
+    case 'updated': if (msg.comment) onUpdated(msg); break;
+    case 'settings': onSettings(msg); break;
+    case 'viewer': onViewer(msg.viewer); break;
+    case 'session': state.session = msg.session || null; renderSession(); break;
+    case 'counters': renderCounters(); break;
+    case 'ok': onOk(msg); break;
+    case 'error': onOpError(msg); break;
+    default: break; // overlay and future messages
+  }
+}
+
+function resetState() {
+  state.pending.clear();
+  state.approved.clear();
+  state.statusOf.clear();
+  state.queueNodes.clear();
+  state.approvedNodes.clear();
+  ui.queue.replaceChildren();
+  ui.approved.replaceChildren();
+  state.editing = null;
+  failAllOps();
+}
+
+function onSnapshot(msg) {
+  const keepSelected = state.selected;
+  resetState();
+  if (msg.me) { state.me = msg.me; renderMe(); }
+  state.session = msg.session || null;
+  for (const c of msg.pending || []) { state.pending.set(c.id, c); state.statusOf.set(c.id, 'pending'); }
+  for (const c of msg.approved || []) { state.approved.set(c.id, c); state.statusOf.set(c.id, 'approved'); }
+  if (msg.counters) Object.assign(state.counters, msg.counters);
+  if (msg.settings) { state.settings = msg.settings; fillSettings(); }
+  state.selected = state.pending.has(keepSelected) ? keepSelected : null;
+  state.haveSnapshot = true;
+  renderConn();
+  renderSession();
+  renderCounters();
+  renderQueue();
+  renderApproved();
+}
+
+function onPending(c) {
+  const prev = state.statusOf.get(c.id);
+  if (prev !== 'pending') bumpCounters(prev, 'pending');
+  state.statusOf.set(c.id, 'pending');
+  state.pending.set(c.id, c);
+  renderCounters();
+  renderQueue();
+}
+
+function bumpCounters(from, to) {
+  if (from === to) return;
+  if (STATUSES.includes(from) && state.counters[from] > 0) state.counters[from] -= 1;
+  if (STATUSES.includes(to)) state.counters[to] += 1;
+}
+
+function onUpdated(msg) {
+  const c = msg.comment;
+  let prev = state.statusOf.get(c.id);
+  // Comments we never saw: a hidden one was approved (pending ones are all in the snapshot).
+  if (prev === undefined && msg.action === 'hide') prev = 'approved';
+  if (!msg.counters) bumpCounters(prev, c.status);
+  state.statusOf.set(c.id, c.status);
+
+  const wasEditing = state.editing === c.id;
+  if (c.status === 'pending') state.pending.set(c.id, c); else state.pending.delete(c.id);
+  if (c.status === 'approved') state.approved.set(c.id, c); else state.approved.delete(c.id);
+  if (wasEditing && (msg.action === 'edit' || c.status !== 'pending')) state.editing = null;
+
+  // Someone else decided on a comment this moderator was looking at.
+  const mine = state.me && msg.by === state.me.name;
+  if (!mine && msg.by && wasEditing && ['approve', 'reject', 'hide', 'edit'].includes(msg.action)) {
+    showNotice('decided_by', { id: c.id, action: t(`past_${msg.action}`), by: msg.by });
+  }
+  // An editor closed by this update: rebuild the item from the server's text.
+  const node = state.queueNodes.get(c.id);
+  if (node && wasEditing && state.editing === null && c.status === 'pending') {
+    updateItem(node, c, true);
+    node.dataset.rendered = renderKey(c);
+  }
+  renderCounters();
+  renderQueue();
+  renderApproved();
+}
+
+function onSettings(msg) {
+  if (!msg.settings) return;
+  state.settings = msg.settings;
+  fillSettings();
+  const mine = state.me && msg.by === state.me.name;
+  showSettingsNotice(mine ? 'settings_saved' : 'settings_changed_by', { by: msg.by || '' });
+}
+
+function onViewer(v) {
+  if (!v) return;
+  const until = Number(v.banned_until) || 0;
+  const name = v.name || t('anonymous');
+  if (until > Date.now()) showNotice('viewer_banned', { id: v.id, name, time: fmtTime(until) }, null, 'info');
+  else showNotice('viewer_unbanned', { id: v.id, name }, null, 'info');
+}
+
+// ---------- actions ----------
+
+// Sends an action with a fresh `op` id; `id` is the comment it concerns (for the busy state).
+function sendOp(msg, id = msg.id ?? null) {
+  if (!state.haveSnapshot) { showNotice('op_offline', {}, 'offline'); return null; }
+  const op = `op-${Date.now().toString(36)}-${++state.opSeq}`;
+  if (!socket.send({ ...msg, op })) { showNotice('op_offline', {}, 'offline'); return null; }
+  const entry = { action: msg.type, id };
+  entry.timer = setTimeout(() => {
+    if (!state.ops.has(op)) return;
+    state.ops.delete(op);
+    setBusy(entry.id, false);
+    showNotice('op_timeout', {}, 'timeout');
+  }, OP_TIMEOUT_MS);
+  state.ops.set(op, entry);
+  setBusy(entry.id, true);
+  return op;
+}
+
+function finishOp(op) {
+  const entry = state.ops.get(op);
+  if (!entry) return null;
+  clearTimeout(entry.timer);
+  state.ops.delete(op);
+  setBusy(entry.id, false);
+  return entry;
+}
+
+function failAllOps() {
+  for (const [op] of state.ops) finishOp(op);
+}
+
+function setBusy(id, busy) {
+  if (id === null || id === undefined) return;
+  for (const node of [state.queueNodes.get(id), state.approvedNodes.get(id)]) {
+    if (!node) continue;
+    const stillBusy = busy || [...state.ops.values()].some((e) => e.id === id);
+    node.dataset.busy = stillBusy ? 'true' : 'false';
+    for (const b of node.querySelectorAll('button[data-action]')) b.disabled = stillBusy;
+    const box = node.querySelector('textarea.edit-text');
+    if (box) box.disabled = stillBusy;
+  }
+}
+
+function onOk(msg) {
+  const entry = finishOp(msg.op);
+  if (entry && entry.action === 'settings') showSettingsNotice('settings_saved');
+}
+
+function onOpError(msg) {
+  const entry = finishOp(msg.op);
+  const code = String(msg.code || 'unknown');
+  const known = ['conflict', 'not_found', 'invalid', 'forbidden', 'busy'];
+  const key = known.includes(code) ? `op_${code}` : 'op_unknown';
+  const vars = { code, message: msg.message || code };
+  if (entry && entry.action === 'settings') { showSettingsNotice(key, vars, code); return; }
+  showNotice(key, vars, code);
+  if (entry && entry.action === 'edit' && state.editing === entry.id) {
+    const box = state.queueNodes.get(entry.id)?.querySelector('textarea.edit-text');
+    if (box) box.focus();
+  }
+}
+
+async function perform(action, id) {
+  const c = state.pending.get(id) || state.approved.get(id);
+  if (!c) return;
+  switch (action) {
+    case 'approve':
+      sendOp({ type: 'approve', id });
+      break;
+    case 'reject': {
+      const reason = await ask(t('prompt_reject'), '');
+      if (reason === null) return;
+      const msg = { type: 'reject', id };
+      if (reason.trim()) msg.reason = reason.trim();
+      sendOp(msg);
+      break;
+    }
+    case 'edit':
+      if (state.pending.has(id)) startEdit(id);
+      break;
+    case 'ban': {
+      if (c.viewer === undefined || c.viewer === null) { showNotice('ban_no_viewer', {}, 'no_viewer'); return; }
+      const answer = await ask(t('prompt_ban'), '600', (v) => /^\s*\d+\s*$/.test(v) && Number(v) > 0 ? null : t('ban_bad_seconds'));
+      if (answer === null) return;
+      sendOp({ type: 'ban', viewer: c.viewer, seconds: Number(answer.trim()), ip: false }, id);
+      break;
+    }
+    case 'hide':
+      sendOp({ type: 'hide', id });
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------- queue ----------
+
+function sortedPending() {
+  const list = [...state.pending.values()];
+  if (state.sort === 'votes') list.sort((a, b) => (Number(b.votes) || 0) - (Number(a.votes) || 0) || b.id - a.id);
+  else list.sort((a, b) => b.id - a.id);
+  return list;
+}
+
+function actionButton(action, key) {
+  return el('button', { class: `btn btn-small${action === 'reject' || action === 'ban' ? ' btn-danger' : ''}`, type: 'button', dataset: { action }, title: `${t(`action_${action}`)} (${key})` },
+    el('span', { class: 'action-label', text: t(`action_${action}`) }),
+    key ? el('kbd', { text: key }) : null);
+}
+
+function commentMeta(c) {
+  const name = typeof c.name === 'string' && c.name ? c.name : null;
+  return el('div', { class: 'comment-meta' },
+    el('bdi', { class: name ? 'comment-name' : 'comment-name is-anon', text: name || t('anonymous') }),
+    c.viewer !== undefined && c.viewer !== null ? el('span', { class: 'comment-viewer', text: t('viewer_label', { id: c.viewer }) }) : null,
+    el('span', { class: 'comment-source', text: t('source_label', { source: c.source || 'web' }) }),
+    el('time', { class: 'comment-time', dir: 'auto', text: fmtTime(c.at) }),
+    el('span', { class: 'comment-votes', text: t('votes_n', { n: fmtNumber(Number(c.votes) || 0) }) }));
+}
+
+function createQueueItem(c) {
+  const li = el('li', { class: 'comment queue-item', tabindex: '-1', dataset: { id: c.id, status: 'pending', busy: 'false' } });
+  updateItem(li, c, false);
+  return li;
+}
+
+// (Re)builds an item's content; keeps an open editor unless `force`.
+function updateItem(li, c, force) {
+  const editor = li.querySelector('.editor');
+  if (editor && state.editing === c.id && !force) return;
+  const text = el('p', { class: 'comment-text', dir: dirOf(c.dir), lang: c.lang || null, text: c.text || '' });
+  const reason = c.reason ? el('p', { class: 'comment-reason', dir: 'auto', text: t('reason_label', { reason: c.reason }) }) : null;
+  const actions = el('div', { class: 'actions' },
+    actionButton('approve', 'A'), actionButton('reject', 'R'), actionButton('edit', 'E'),
+    actionButton('ban', 'B'), actionButton('hide', 'H'));
+  li.dataset.viewer = c.viewer ?? '';
+  li.replaceChildren(commentMeta(c), text, reason || '', actions);
+  if (state.editing === c.id) openEditor(li, c);
+  setBusy(c.id, false);
+}
+
+function renderQueue() {
+  const list = sortedPending();
+  const ids = list.map((c) => c.id);
+  // Keep the selection on the same comment, or at the same place when it left.
+  if (state.selected !== null && !state.pending.has(state.selected)) {
+    const oldOrder = [...ui.queue.children].map((n) => Number(n.dataset.id));
+    const idx = oldOrder.indexOf(state.selected);
+    let next = null;
+    for (let i = idx + 1; i < oldOrder.length && next === null; i++) if (state.pending.has(oldOrder[i])) next = oldOrder[i];
+    for (let i = idx - 1; i >= 0 && next === null; i--) if (state.pending.has(oldOrder[i])) next = oldOrder[i];
+    state.selected = next;
+  }
+  if (state.selected === null && ids.length) state.selected = ids[0];
+
+  for (const [id, node] of state.queueNodes) {
+    if (!state.pending.has(id)) { node.remove(); state.queueNodes.delete(id); }
+  }
+  list.forEach((c, i) => {
+    let node = state.queueNodes.get(c.id);
+    if (!node) {
+      node = createQueueItem(c);
+      state.queueNodes.set(c.id, node);
+    } else if (node.dataset.rendered !== renderKey(c)) {
+      updateItem(node, c, false);
+    }
+    node.dataset.rendered = renderKey(c);
+    const at = ui.queue.children[i];
+    if (at !== node) ui.queue.insertBefore(node, at || null); // moves only out-of-place nodes
+  });
+  ui.queueEmpty.hidden = list.length > 0;
+  renderSelection();
+}
+
+function renderKey(c) {
+  return JSON.stringify([c.text, c.name, c.votes, c.reason, c.dir]);
+}
+
+function renderSelection() {
+  for (const [id, node] of state.queueNodes) {
+    const sel = id === state.selected;
+    node.classList.toggle('is-selected', sel);
+    node.setAttribute('aria-current', sel ? 'true' : 'false');
+  }
+}
+
+function select(id, scroll = true) {
+  if (!state.pending.has(id)) return;
+  state.selected = id;
+  renderSelection();
+  if (scroll) state.queueNodes.get(id)?.scrollIntoView({ block: 'nearest' });
+}
+
+function moveSelection(delta) {
+  const ids = [...ui.queue.children].map((n) => Number(n.dataset.id));
+  if (!ids.length) return;
+  const idx = ids.indexOf(state.selected);
+  const next = idx < 0 ? 0 : Math.max(0, Math.min(ids.length - 1, idx + delta));
+  select(ids[next]);
+}
+
+ui.sort.addEventListener('change', () => {
+  state.sort = ui.sort.value === 'votes' ? 'votes' : 'newest';
+  renderQueue();
+});
+
+// ---------- inline edit ----------
+
+function startEdit(id) {
+  const li = state.queueNodes.get(id);
+  const c = state.pending.get(id);
+  if (!li || !c) return;
+  if (state.editing !== null && state.editing !== id) cancelEdit();
+  state.editing = id;
+  select(id);
+  openEditor(li, c);
+}
+
+function openEditor(li, c) {
+  if (li.querySelector('.editor')) return;
+  const box = el('textarea', { class: 'edit-text', dir: dirOf(c.dir), rows: '3', 'aria-label': t('action_edit') });
+  box.value = c.text || '';
+  const save = el('button', { class: 'btn btn-small btn-primary', type: 'button', dataset: { editAction: 'save' }, text: t('action_save') });
+  const cancel = el('button', { class: 'btn btn-small', type: 'button', dataset: { editAction: 'cancel' }, text: t('action_cancel') });
+  const editor = el('div', { class: 'editor' }, box, el('div', { class: 'editor-row' }, el('span', { class: 'hint', text: t('edit_hint') }), save, cancel));
+  const text = li.querySelector('.comment-text');
+  if (text) text.replaceWith(editor); else li.append(editor);
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
+}
+
+function saveEdit() {
+  const id = state.editing;
+  const li = state.queueNodes.get(id);
+  const box = li?.querySelector('textarea.edit-text');
+  if (!box) return;
+  const c = state.pending.get(id);
+  const text = box.value;
+  if (c && text === c.text) { cancelEdit(); return; }
+  // The editor stays open until the server's `updated` (or an error) arrives.
+  sendOp({ type: 'edit', id, text });
+}
+
+function cancelEdit() {
+  const id = state.editing;
+  state.editing = null;
+  const li = state.queueNodes.get(id);
+  const c = state.pending.get(id);
+  if (li && c) { updateItem(li, c, true); li.dataset.rendered = renderKey(c); }
+  if (li) li.focus({ preventScroll: true });
+}
+
+ui.queue.addEventListener('keydown', (ev) => {
+  if (!ev.target.matches('textarea.edit-text')) return;
+  if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); cancelEdit(); }
+  else if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); ev.stopPropagation(); saveEdit(); }
+});
+
+// ---------- clicks ----------
+
+ui.queue.addEventListener('click', (ev) => {
+  const li = ev.target.closest('li[data-id]');
+  if (!li) return;
+  const id = Number(li.dataset.id);
+  const editBtn = ev.target.closest('[data-edit-action]');
+  if (editBtn) { if (editBtn.dataset.editAction === 'save') saveEdit(); else cancelEdit(); return; }
+  const btn = ev.target.closest('button[data-action]');
+  select(id, false);
+  if (btn) perform(btn.dataset.action, id);
+});
+
+ui.approved.addEventListener('click', (ev) => {
+  const btn = ev.target.closest('button[data-action]');
+  const li = ev.target.closest('li[data-id]');
+  if (btn && li) perform(btn.dataset.action, Number(li.dataset.id));
+});
+
+// ---------- keyboard ----------
+
+const KEY_ACTIONS = { a: 'approve', r: 'reject', e: 'edit', b: 'ban', h: 'hide' };
+
+function keyName(ev) {
+  // Physical letter keys work whatever the keyboard layout (e.g. Arabic).
+  if (/^Key[A-Z]$/.test(ev.code || '')) return ev.code.slice(3).toLowerCase();
+  return ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+}
+
+document.addEventListener('keydown', (ev) => {
+  if (ui.studio.hidden || state.dialogOpen || ev.defaultPrevented) return;
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (ev.target.closest && ev.target.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]')) return;
+  const key = keyName(ev);
+  if (key === 'ArrowDown') { ev.preventDefault(); moveSelection(1); return; }
+  if (key === 'ArrowUp') { ev.preventDefault(); moveSelection(-1); return; }
+  if (key === 'Home') { ev.preventDefault(); moveSelection(-Infinity); return; }
+  if (key === 'End') { ev.preventDefault(); moveSelection(Infinity); return; }
+  const action = KEY_ACTIONS[key];
+  if (!action || state.selected === null || !state.pending.has(state.selected)) return;
+  ev.preventDefault();
+  if (state.queueNodes.get(state.selected)?.dataset.busy === 'true') return;
+  perform(action, state.selected);
+});
+
+// ---------- prompt dialog ----------
+
+let dialogResolve = null;
+let dialogValidate = null;
+
+function ask(label, initial, validate = null) {
+  if (dialogResolve) dialogResolve(null);
+  ui.dialogLabel.textContent = label;
+  ui.dialogInput.value = initial;
+  ui.dialogError.hidden = true;
+  dialogValidate = validate;
+  state.dialogOpen = true;
+  ui.dialog.showModal();
+  ui.dialogInput.focus();
+  ui.dialogInput.select();
+  return new Promise((resolve) => { dialogResolve = resolve; });
+}
+
+function closeDialog(value) {
+  const resolve = dialogResolve;
+  dialogResolve = null;
+  state.dialogOpen = false;
+  if (ui.dialog.open) ui.dialog.close();
+  if (resolve) resolve(value);
+}
+
+ui.dialogForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const value = ui.dialogInput.value;
+  const problem = dialogValidate ? dialogValidate(value) : null;
+  if (problem) { ui.dialogError.hidden = false; ui.dialogError.textContent = problem; ui.dialogInput.focus(); return; }
+  closeDialog(value);
+});
+ui.dialogCancel.addEventListener('click', () => closeDialog(null));
+ui.dialog.addEventListener('cancel', (ev) => { ev.preventDefault(); closeDialog(null); }); // Esc
+ui.dialog.addEventListener('close', () => { if (dialogResolve) closeDialog(null); });
+
+// ---------- approved list ----------
+
+function renderApproved() {
+  const list = [...state.approved.values()].sort((a, b) => b.id - a.id);
+  for (const c of list.slice(APPROVED_LIMIT)) state.approved.delete(c.id);
+  const shown = list.slice(0, APPROVED_LIMIT);
+  for (const [id, node] of state.approvedNodes) {
+    if (!state.approved.has(id)) { node.remove(); state.approvedNodes.delete(id); }
+  }
+  shown.forEach((c, i) => {
+    let node = state.approvedNodes.get(c.id);
+    const key = renderKey(c);
+    if (!node || node.dataset.rendered !== key) {
+      const fresh = el('li', { class: 'comment approved-item', dataset: { id: c.id, status: 'approved', busy: 'false', rendered: key } },
+        commentMeta(c),
+        el('p', { class: 'comment-text', dir: dirOf(c.dir), lang: c.lang || null, text: c.text || '' }),
+        el('div', { class: 'actions' }, actionButton('hide', '')));
+      if (node) node.replaceWith(fresh);
+      node = fresh;
+      state.approvedNodes.set(c.id, node);
+    }
+    const at = ui.approved.children[i];
+    if (at !== node) ui.approved.insertBefore(node, at || null);
+  });
+  ui.approvedEmpty.hidden = shown.length > 0;
+}
+
+// ---------- session, counters, notices ----------
+
+function renderSession() {
+  const s = state.session;
+  const live = !!s && s.status === 'live';
+  ui.sessionStatus.dataset.status = live ? 'live' : 'offline';
+  ui.sessionStatus.textContent = t(live ? 'status_live' : 'status_offline');
+  ui.sessionTitle.textContent = (s && sessionTitle(s)) || t('no_session');
+}
+
+function renderCounters() {
+  for (const [name, node] of Object.entries(ui.counters)) node.textContent = fmtNumber(Number(state.counters[name]) || 0);
+}
+
+function showNotice(key, vars = {}, code = null, kind = 'error') {
+  state.notice = { key, vars, code, kind, until: Date.now() + 8000 };
+  renderNotice();
+}
+
+function renderNotice() {
+  const n = state.notice;
+  if (!n || Date.now() > n.until) { state.notice = null; ui.notice.hidden = true; return; }
+  ui.notice.hidden = false;
+  ui.notice.dataset.kind = n.kind;
+  if (n.code) ui.notice.dataset.code = n.code; else delete ui.notice.dataset.code;
+  ui.notice.textContent = t(n.key, n.vars);
+}
+
+function showSettingsNotice(key, vars = {}, code = null) {
+  state.settingsNotice = { key, vars, code, until: Date.now() + 6000 };
+  renderSettingsNotice();
+}
+
+function renderSettingsNotice() {
+  const n = state.settingsNotice;
+  if (!n || Date.now() > n.until) { state.settingsNotice = null; ui.settingsStatus.hidden = true; return; }
+  ui.settingsStatus.hidden = false;
+  ui.settingsStatus.dataset.kind = n.code ? 'error' : 'ack-approved';
+  ui.settingsStatus.textContent = t(n.key, n.vars);
+}
+
+// ---------- settings ----------
+
+function fillSettings() {
+  const s = state.settings || {};
+  ui.setHold.checked = !!s.hold_for_review;
+  ui.setSlow.value = Number.isFinite(Number(s.slow_mode_seconds)) ? String(s.slow_mode_seconds) : '0';
+  ui.setMaxlen.value = Number.isFinite(Number(s.max_length)) ? String(s.max_length) : '500';
+  ui.setBlocked.value = Array.isArray(s.blocked_words) ? s.blocked_words.join('\n') : '';
+  ui.setAction.value = s.blocked_action === 'reject' ? 'reject' : 'hold';
+}
+
+ui.settingsForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const slow = Math.max(0, Math.floor(Number(ui.setSlow.value) || 0));
+  const maxLength = Math.max(1, Math.floor(Number(ui.setMaxlen.value) || 500));
+  const words = [...new Set(ui.setBlocked.value.split('\n').map((w) => w.trim()).filter(Boolean))];
+  sendOp({
+    type: 'settings',
+    hold_for_review: ui.setHold.checked,
+    slow_mode_seconds: slow,
+    max_length: maxLength,
+    blocked_words: words,
+    blocked_action: ui.setAction.value === 'reject' ? 'reject' : 'hold',
+  });
+});
+
+// ---------- language and start ----------
+
+function rerenderAll() {
+  renderConn();
+  renderMe();
+  renderSession();
+  renderCounters();
+  renderNotice();
+  renderSettingsNotice();
+  if (!ui.login.hidden && ui.login.dataset.errorKey) setLoginError(ui.login.dataset.errorKey);
+  // Rebuild items for translated labels (keeps an open editor).
+  for (const [id, node] of state.queueNodes) {
+    const c = state.pending.get(id);
+    if (c) { updateItem(node, c, false); node.dataset.rendered = renderKey(c); }
+  }
+  for (const node of state.approvedNodes.values()) node.dataset.rendered = '';
+  renderApproved();
+  renderSelection();
+}
+
+setInterval(() => {
+  if (state.conn.state === 'waiting') renderConn();
+  if (state.notice) renderNotice();
+  if (state.settingsNotice) renderSettingsNotice();
+}, 500);
+
+initI18n();
+onLangChange(rerenderAll);
+rerenderAll();
+
+(async () => {
+  try {
+    const res = await api('GET', '/api/v1/me');
+    if (res.status === 200 && res.data) { showStudio(res.data); return; }
+  } catch { /* show the form */ }
+  showLogin();
+})();

@@ -1,0 +1,453 @@
+// Viewer page: live feed of approved comments, the comment box and upvotes.
+// Protocol: docs/protocol.md, subprotocol sabla.viewer.v1.
+import { t, initI18n, onLangChange, fmtTime, fmtNumber, sessionTitle, storageGet, storageSet } from './i18n.js';
+import { ReconnectingSocket, wsUrl } from './ws.js';
+import { el, $, dirOf, codePointLength, newClientId } from './dom.js';
+
+const KEY = {
+  token: 'sabla.viewer.token',
+  name: 'sabla.viewer.name',
+  outbox: 'sabla.viewer.outbox',
+  voted: 'sabla.viewer.voted',
+};
+const FEED_LIMIT = 200;
+const VOTED_LIMIT = 500;
+
+const ui = {
+  conn: $('#conn'),
+  video: $('#video'),
+  badge: $('#live-badge'),
+  title: $('#session-title'),
+  form: $('#compose'),
+  name: $('#display-name'),
+  text: $('#comment-text'),
+  count: $('#char-count'),
+  send: $('#send'),
+  status: $('#compose-status'),
+  notice: $('#notice'),
+  feed: $('#feed'),
+  feedEmpty: $('#feed-empty'),
+};
+
+const state = {
+  session: null,
+  settings: { max_length: 500, slow_mode_seconds: 0 },
+  comments: new Map(), // id -> comment
+  nodes: new Map(), // id -> <li>
+  outbox: loadOutbox(), // [{client_id, text}] not yet acknowledged
+  voted: loadVoted(),
+  ready: false, // identity settled after (re)connect: safe to send comments
+  helloToken: null,
+  welcomes: 0,
+  readyTimer: null,
+  conn: { state: 'connecting', retryAt: 0 },
+  cooldownUntil: 0,
+  cooldownCode: null,
+  status: null, // {kind, key, vars, code}
+  notice: null, // {key, vars, code}
+  lastVoteId: null,
+};
+
+// ---------- persistence ----------
+
+function loadOutbox() {
+  try {
+    const v = JSON.parse(storageGet(KEY.outbox) || '[]');
+    return Array.isArray(v) ? v.filter((x) => x && typeof x.client_id === 'string' && typeof x.text === 'string') : [];
+  } catch { return []; }
+}
+function saveOutbox() {
+  storageSet(KEY.outbox, state.outbox.length ? JSON.stringify(state.outbox) : null);
+}
+function loadVoted() {
+  try {
+    const v = JSON.parse(storageGet(KEY.voted) || '[]');
+    return new Set(Array.isArray(v) ? v : []);
+  } catch { return new Set(); }
+}
+function markVoted(id) {
+  state.voted.add(id);
+  const list = Array.from(state.voted).slice(-VOTED_LIMIT);
+  storageSet(KEY.voted, JSON.stringify(list));
+}
+
+// ---------- connection ----------
+
+const socket = new ReconnectingSocket({
+  url: wsUrl('/ws'),
+  protocol: 'sabla.viewer.v1',
+  onOpen,
+  onMessage,
+  onState(s, info) {
+    state.conn = { state: s, retryAt: info.retryAt || 0 };
+    if (s !== 'open') setReady(false);
+    renderConn();
+    renderCompose();
+  },
+});
+
+function onOpen() {
+  state.welcomes = 0;
+  state.helloToken = null;
+  const token = storageGet(KEY.token);
+  const name = storageGet(KEY.name) || '';
+  if (token || name) {
+    const hello = { type: 'hello' };
+    if (token) hello.token = token;
+    if (name) hello.name = name;
+    state.helloToken = token || '';
+    socket.send(hello);
+  }
+}
+
+function setReady(ready) {
+  clearTimeout(state.readyTimer);
+  state.ready = ready;
+  renderConn();
+  if (ready) flushOutbox();
+}
+
+function flushOutbox() {
+  for (const item of state.outbox) socket.send({ type: 'comment', client_id: item.client_id, text: item.text });
+  if (state.outbox.length) showStatus('info', 'sending');
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case 'welcome': onWelcome(msg); break;
+    case 'comment': if (msg.comment) upsertComment(msg.comment); break;
+    case 'retract': removeComment(msg.id); break;
+    case 'votes': onVotes(msg); break;
+    case 'session': setSession(msg.session || null); break;
+    case 'ack': onAck(msg); break;
+    case 'error': onError(msg); break;
+    case 'overlay': break; // the overlay state is for the overlay page
+    default: break;
+  }
+}
+
+function onWelcome(msg) {
+  state.welcomes += 1;
+  if (typeof msg.token === 'string' && msg.token) storageSet(KEY.token, msg.token);
+  if (msg.settings && typeof msg.settings === 'object') state.settings = { ...state.settings, ...msg.settings };
+  if ('session' in msg) setSession(msg.session || null);
+  if (Array.isArray(msg.feed)) replaceFeed(msg.feed);
+
+  // On connect the server greets a fresh viewer; our hello (sent on open)
+  // brings a second welcome with our own identity. Comments wait for it so
+  // they are attributed (and de-duplicated) under the right viewer.
+  const settled = state.helloToken === null
+    || (state.helloToken && msg.token === state.helloToken)
+    || state.welcomes >= 2;
+  if (settled) {
+    if (typeof msg.name === 'string' && msg.name && document.activeElement !== ui.name) ui.name.value = msg.name;
+    if (!state.ready) setReady(true);
+  } else if (!state.ready) {
+    clearTimeout(state.readyTimer);
+    state.readyTimer = setTimeout(() => { if (socket.isOpen) setReady(true); }, 2000);
+  }
+  renderCompose();
+}
+
+function onAck(msg) {
+  const idx = state.outbox.findIndex((x) => x.client_id === msg.client_id);
+  if (idx >= 0) { state.outbox.splice(idx, 1); saveOutbox(); }
+  const key = msg.status === 'pending' ? 'ack_pending'
+    : msg.status === 'approved' ? 'ack_approved'
+      : msg.status === 'rejected' ? 'ack_rejected' : 'ack_other';
+  showStatus(msg.status === 'rejected' ? 'error' : `ack-${msg.status || 'other'}`, key);
+}
+
+const COMMENT_ERRORS = ['rate_limited', 'too_long', 'empty', 'banned', 'slow_mode', 'invalid', 'no_session', 'not_found'];
+
+function onError(msg) {
+  const code = String(msg.code || 'unknown');
+  if (msg.client_id) {
+    const idx = state.outbox.findIndex((x) => x.client_id === msg.client_id);
+    let text = null;
+    if (idx >= 0) { text = state.outbox[idx].text; state.outbox.splice(idx, 1); saveOutbox(); }
+    // Give the text back so the viewer can fix it or send it again later.
+    if (text && !ui.text.value) { ui.text.value = text; renderCompose(); }
+    const wait = Number(msg.retry_after_ms);
+    if ((code === 'slow_mode' || code === 'rate_limited') && wait > 0) {
+      state.cooldownUntil = Date.now() + wait;
+      state.cooldownCode = code;
+      state.status = { kind: 'error', code, cooldown: true };
+      renderStatus();
+      renderCompose();
+      return;
+    }
+    showStatus('error', COMMENT_ERRORS.includes(code) ? `err_${code}` : 'err_unknown', { code }, code);
+    return;
+  }
+  // Errors without client_id answer votes or hello.
+  const id = msg.id ?? state.lastVoteId;
+  if (code === 'conflict') {
+    if (id !== null && id !== undefined) { markVoted(id); renderVote(id); }
+    showNotice('err_vote_conflict', {}, code);
+  } else if (code === 'rate_limited') {
+    showNotice('err_rate_limited_plain', {}, code);
+  } else if (code === 'not_found') {
+    showNotice('err_not_found', {}, code);
+  } else {
+    showNotice(COMMENT_ERRORS.includes(code) ? `err_${code}` : 'err_unknown', { code }, code);
+  }
+}
+
+// ---------- session ----------
+
+function setSession(session) {
+  state.session = session;
+  renderSession();
+}
+
+function renderSession() {
+  const s = state.session;
+  const live = !!s && s.status === 'live';
+  ui.video.dataset.status = live ? 'live' : 'offline';
+  ui.badge.dataset.status = live ? 'live' : 'offline';
+  ui.badge.textContent = t(live ? 'status_live' : 'status_offline');
+  const title = s ? sessionTitle(s) : '';
+  ui.title.textContent = title || t('no_session');
+  document.title = title ? `${title} — ${t('app_name')}` : t('app_name');
+}
+
+// ---------- feed ----------
+
+function replaceFeed(list) {
+  state.comments.clear();
+  state.nodes.clear();
+  ui.feed.replaceChildren();
+  for (const c of list) upsertComment(c, { quiet: true });
+  renderFeedEmpty();
+}
+
+function upsertComment(c, { quiet = false } = {}) {
+  if (!c || c.id === undefined || c.id === null) return;
+  if (c.status && c.status !== 'approved') { removeComment(c.id); return; }
+  state.comments.set(c.id, c);
+  const old = state.nodes.get(c.id);
+  const node = renderComment(c);
+  state.nodes.set(c.id, node);
+  if (old) {
+    old.replaceWith(node);
+  } else {
+    // Newest on top: keep the list ordered by id, descending.
+    let before = null;
+    for (const child of ui.feed.children) {
+      if (Number(child.dataset.id) < Number(c.id)) { before = child; break; }
+    }
+    ui.feed.insertBefore(node, before);
+    if (!quiet) node.classList.add('is-new');
+    trimFeed();
+  }
+  renderFeedEmpty();
+}
+
+function trimFeed() {
+  while (ui.feed.children.length > FEED_LIMIT) {
+    const last = ui.feed.lastElementChild;
+    state.comments.delete(Number(last.dataset.id));
+    state.nodes.delete(Number(last.dataset.id));
+    last.remove();
+  }
+}
+
+function removeComment(id) {
+  const node = state.nodes.get(id);
+  if (node) node.remove();
+  state.nodes.delete(id);
+  state.comments.delete(id);
+  renderFeedEmpty();
+}
+
+function onVotes(msg) {
+  const c = state.comments.get(msg.id);
+  if (!c) return;
+  c.votes = msg.votes;
+  renderVote(msg.id);
+}
+
+function renderFeedEmpty() {
+  ui.feedEmpty.hidden = ui.feed.children.length > 0;
+}
+
+function renderComment(c) {
+  const dir = dirOf(c.dir);
+  const name = typeof c.name === 'string' && c.name ? c.name : null;
+  const time = el('time', { class: 'comment-time', dir: 'auto', datetime: Number.isFinite(c.at) ? new Date(c.at).toISOString() : null, text: fmtTime(c.at) });
+  const vote = el('button', { class: 'vote', type: 'button', dataset: { action: 'vote' } },
+    el('span', { class: 'vote-icon', 'aria-hidden': 'true', text: '▲' }),
+    el('span', { class: 'vote-count' }));
+  const li = el('li', { class: 'comment', dataset: { id: c.id }, dir, lang: c.lang || null },
+    el('div', { class: 'comment-meta' },
+      el('bdi', { class: name ? 'comment-name' : 'comment-name is-anon', text: name || t('anonymous') }),
+      time),
+    el('p', { class: 'comment-text', dir, text: c.text || '' }),
+    el('div', { class: 'comment-actions' }, vote));
+  fillVote(li, c);
+  return li;
+}
+
+function fillVote(li, c) {
+  const btn = li.querySelector('[data-action=vote]');
+  const n = Number(c.votes) || 0;
+  const voted = state.voted.has(c.id);
+  btn.querySelector('.vote-count').textContent = fmtNumber(n);
+  btn.setAttribute('aria-label', t('vote_aria', { n: fmtNumber(n) }));
+  btn.setAttribute('aria-pressed', voted ? 'true' : 'false');
+  btn.disabled = voted;
+}
+
+function renderVote(id) {
+  const li = state.nodes.get(id);
+  const c = state.comments.get(id);
+  if (li && c) fillVote(li, c);
+}
+
+ui.feed.addEventListener('click', (ev) => {
+  const btn = ev.target.closest('[data-action=vote]');
+  if (!btn) return;
+  const li = btn.closest('[data-id]');
+  const id = Number(li.dataset.id);
+  if (state.voted.has(id)) return;
+  if (!socket.send({ type: 'vote', id })) { showNotice('queued_offline'); return; }
+  state.lastVoteId = id;
+  markVoted(id);
+  renderVote(id);
+});
+
+// ---------- compose ----------
+
+function maxLength() {
+  const n = Number(state.settings.max_length);
+  return Number.isFinite(n) && n > 0 ? n : 500;
+}
+
+function cooldownLeft() { return Math.max(0, state.cooldownUntil - Date.now()); }
+
+function renderCompose() {
+  const n = codePointLength(ui.text.value);
+  const max = maxLength();
+  ui.count.textContent = t('counter', { n: fmtNumber(n), max: fmtNumber(max) });
+  ui.count.dataset.over = n > max ? 'true' : 'false';
+  ui.count.dataset.near = n > max * 0.9 ? 'true' : 'false';
+  ui.text.setAttribute('aria-invalid', n > max ? 'true' : 'false');
+  ui.send.disabled = n > max || cooldownLeft() > 0;
+}
+
+function submit() {
+  const text = ui.text.value;
+  if (!text.trim()) { showStatus('error', 'err_empty', {}, 'empty'); ui.text.focus(); return; }
+  if (codePointLength(text.trim()) > maxLength()) { showStatus('error', 'err_too_long', { max: maxLength() }, 'too_long'); return; }
+  if (cooldownLeft() > 0) return;
+  const item = { client_id: newClientId(), text };
+  state.outbox.push(item);
+  saveOutbox();
+  ui.text.value = '';
+  renderCompose();
+  if (state.ready && socket.send({ type: 'comment', client_id: item.client_id, text: item.text })) {
+    showStatus('info', 'sending');
+  } else {
+    showStatus('info', 'queued_offline');
+  }
+}
+
+ui.form.addEventListener('submit', (ev) => { ev.preventDefault(); submit(); });
+ui.text.addEventListener('input', renderCompose);
+ui.text.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && !ev.isComposing) {
+    ev.preventDefault();
+    submit();
+  }
+});
+
+ui.name.value = storageGet(KEY.name) || '';
+ui.name.addEventListener('change', () => {
+  const name = ui.name.value.trim();
+  storageSet(KEY.name, name || null);
+  const token = storageGet(KEY.token);
+  if (state.ready) {
+    const hello = { type: 'hello', name };
+    if (token) hello.token = token;
+    socket.send(hello);
+  }
+});
+
+// ---------- status lines ----------
+
+function showStatus(kind, key, vars = {}, code = null) {
+  state.status = { kind, key, vars, code };
+  renderStatus();
+}
+
+function renderStatus() {
+  const s = state.status;
+  if (!s) { ui.status.hidden = true; return; }
+  let text;
+  if (s.cooldown) {
+    const left = cooldownLeft();
+    if (left <= 0) { state.status = null; ui.status.hidden = true; renderCompose(); return; }
+    text = t(`err_${s.code}`, { s: fmtNumber(Math.ceil(left / 1000)) });
+  } else {
+    text = t(s.key, s.vars);
+  }
+  ui.status.hidden = false;
+  ui.status.dataset.kind = s.kind;
+  if (s.code) ui.status.dataset.code = s.code; else delete ui.status.dataset.code;
+  ui.status.textContent = text;
+}
+
+function showNotice(key, vars = {}, code = null) {
+  state.notice = { key, vars, code, until: Date.now() + 6000 };
+  renderNotice();
+}
+
+function renderNotice() {
+  const n = state.notice;
+  if (!n || Date.now() > n.until) { state.notice = null; ui.notice.hidden = true; return; }
+  ui.notice.hidden = false;
+  if (n.code) ui.notice.dataset.code = n.code; else delete ui.notice.dataset.code;
+  ui.notice.textContent = t(n.key, n.vars);
+}
+
+function renderConn() {
+  const c = state.conn;
+  ui.conn.dataset.state = c.state === 'open' && !state.ready ? 'connecting' : c.state;
+  if (c.state === 'open') ui.conn.textContent = t(state.ready ? 'conn_open' : 'conn_connecting');
+  else if (c.state === 'waiting') ui.conn.textContent = t('conn_waiting', { s: fmtNumber(Math.max(1, Math.ceil((c.retryAt - Date.now()) / 1000))) });
+  else if (c.state === 'stopped') ui.conn.textContent = t('conn_stopped');
+  else ui.conn.textContent = t('conn_connecting');
+}
+
+// One ticker for every countdown on the page.
+setInterval(() => {
+  if (state.conn.state === 'waiting') renderConn();
+  if (state.status && state.status.cooldown) renderStatus();
+  if (state.notice) renderNotice();
+}, 500);
+
+// ---------- language ----------
+
+function rerenderAll() {
+  renderConn();
+  renderSession();
+  renderCompose();
+  renderStatus();
+  renderNotice();
+  for (const [id, c] of state.comments) {
+    const li = state.nodes.get(id);
+    if (!li) continue;
+    const time = li.querySelector('.comment-time');
+    time.textContent = fmtTime(c.at);
+    const name = li.querySelector('.comment-name.is-anon');
+    if (name) name.textContent = t('anonymous');
+    fillVote(li, c);
+  }
+}
+
+initI18n();
+onLangChange(rerenderAll);
+rerenderAll();
+renderFeedEmpty();
+socket.start();

@@ -1,0 +1,308 @@
+// Configuration sources: TOML file, SABLA_* environment, validation.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "config/config.h"
+
+namespace {
+
+// A private directory per scenario run, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "sabla-config-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string write(const std::string& name, const std::string& content) const {
+    const std::filesystem::path file = path_ / name;
+    std::ofstream out(file, std::ios::binary);
+    out << content;
+    REQUIRE(out.good());
+    return file.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+const char* const kFullFile = R"(# Sabla test configuration
+[server]
+port = 9090
+bind = "127.0.0.1"
+data_dir = "/var/lib/sabla"
+allowed_origins = ["https://example.org", "http://localhost:3000"]
+metrics_public = true
+log_level = "debug"
+log_json = true
+
+[store]
+synchronous = "full"
+batch_max = 64
+
+[limits]
+max_connections_per_ip = 8
+comment_burst = 3
+comments_per_second = 0.25
+
+[session]
+default_title_ar = "جلسة الاختبار"
+auth_session_hours = 2
+)";
+
+}  // namespace
+
+SCENARIO("a TOML file overrides the defaults", "[config]") {
+  TempDir dir;
+  const std::string path = dir.write("sabla.toml", kFullFile);
+  sabla::Config config;
+  const sabla::Config defaults;
+
+  const sabla::Status status = sabla::load_config_file(path, config);
+  REQUIRE(status.is_ok());
+
+  SECTION("keys present in the file change") {
+    CHECK(config.port == 9090);
+    CHECK(config.bind == "127.0.0.1");
+    CHECK(config.data_dir == "/var/lib/sabla");
+    CHECK(config.db_path() == "/var/lib/sabla/sabla.db");
+    CHECK(config.allowed_origins == std::vector<std::string>{"https://example.org", "http://localhost:3000"});
+    CHECK(config.metrics_public);
+    CHECK(config.log_level == "debug");
+    CHECK(config.log_json);
+    CHECK(config.synchronous_full);
+    CHECK(config.batch_max == 64);
+    CHECK(config.max_connections_per_ip == 8);
+    CHECK(config.comment_burst == Approx(3.0));  // an integer is accepted for a float field
+    CHECK(config.comments_per_second == Approx(0.25));
+    CHECK(config.default_title_ar == "جلسة الاختبار");
+    CHECK(config.auth_session_hours == 2);
+  }
+  SECTION("keys absent from the file keep their defaults") {
+    CHECK(config.static_dir == defaults.static_dir);
+    CHECK(config.tls_cert.empty());
+    CHECK(config.batch_delay_ms == defaults.batch_delay_ms);
+    CHECK(config.writer_queue == defaults.writer_queue);
+    CHECK(config.max_frame_bytes == defaults.max_frame_bytes);
+    CHECK(config.votes_per_second == Approx(defaults.votes_per_second));
+    CHECK(config.default_title_en == defaults.default_title_en);
+  }
+  SECTION("the result is valid") { CHECK(sabla::validate(config).is_ok()); }
+}
+
+SCENARIO("the environment overrides the file", "[config]") {
+  TempDir dir;
+  sabla::Config config;
+  REQUIRE(sabla::load_config_file(dir.write("sabla.toml", kFullFile), config).is_ok());
+
+  SECTION("every SABLA_* variable lands in its field") {
+    const std::map<std::string, std::string> env = {
+        {"SABLA_PORT", "7070"},
+        {"SABLA_BIND", "::1"},
+        {"SABLA_DATA", "/srv/sabla"},
+        {"SABLA_STATIC_DIR", "/srv/static"},
+        {"SABLA_ALLOWED_ORIGINS", "https://a.example, https://b.example,,"},
+        {"SABLA_TLS_CERT", "/etc/sabla/cert.pem"},
+        {"SABLA_TLS_KEY", "/etc/sabla/key.pem"},
+        {"SABLA_LOG_LEVEL", "warn"},
+        {"SABLA_LOG_JSON", "false"},
+        {"SABLA_SYNCHRONOUS", "normal"},
+        {"SABLA_METRICS_PUBLIC", "0"},
+        {"SABLA_MAX_CONNECTIONS_PER_IP", "3"},
+        {"SABLA_COMMENTS_PER_SECOND", "2.5"},
+        {"SABLA_COMMENT_BURST", "10"},
+        {"SABLA_SOMETHING_ELSE", "ignored"},
+        {"PATH", "/bin"},
+    };
+    const sabla::Status status = sabla::apply_environment(env, config);
+    REQUIRE(status.is_ok());
+    CHECK(config.port == 7070);
+    CHECK(config.bind == "::1");
+    CHECK(config.data_dir == "/srv/sabla");
+    CHECK(config.static_dir == "/srv/static");
+    CHECK(config.allowed_origins == std::vector<std::string>{"https://a.example", "https://b.example"});
+    CHECK(config.tls_cert == "/etc/sabla/cert.pem");
+    CHECK(config.tls_key == "/etc/sabla/key.pem");
+    CHECK(config.log_level == "warn");
+    CHECK_FALSE(config.log_json);
+    CHECK_FALSE(config.synchronous_full);
+    CHECK_FALSE(config.metrics_public);
+    CHECK(config.max_connections_per_ip == 3);
+    CHECK(config.comments_per_second == Approx(2.5));
+    CHECK(config.comment_burst == Approx(10.0));
+    // Not named by any variable: still the file's value.
+    CHECK(config.batch_max == 64);
+    CHECK(sabla::validate(config).is_ok());
+  }
+  SECTION("a bad value names the variable and changes nothing") {
+    const sabla::Config before = config;
+    const auto [name, value] = GENERATE(table<std::string, std::string>({
+        {"SABLA_PORT", "eighty"},
+        {"SABLA_PORT", "80x"},
+        {"SABLA_LOG_JSON", "maybe"},
+        {"SABLA_METRICS_PUBLIC", "yes please"},
+        {"SABLA_SYNCHRONOUS", "sometimes"},
+        {"SABLA_COMMENTS_PER_SECOND", "fast"},
+        {"SABLA_COMMENT_BURST", "nan"},
+    }));
+    // A valid variable sorted before the bad one must not half-apply.
+    const sabla::Status status = sabla::apply_environment({{"SABLA_BIND", "10.0.0.1"}, {name, value}}, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.code() == "config");
+    CHECK_THAT(status.message(), Catch::Contains(name));
+    CHECK(config.port == before.port);
+    CHECK(config.bind == before.bind);
+  }
+  SECTION("booleans accept 1/true/0/false") {
+    REQUIRE(sabla::apply_environment({{"SABLA_LOG_JSON", "0"}, {"SABLA_METRICS_PUBLIC", "TRUE"}}, config).is_ok());
+    CHECK_FALSE(config.log_json);
+    CHECK(config.metrics_public);
+    REQUIRE(sabla::apply_environment({{"SABLA_LOG_JSON", "1"}, {"SABLA_METRICS_PUBLIC", "false"}}, config).is_ok());
+    CHECK(config.log_json);
+    CHECK_FALSE(config.metrics_public);
+  }
+}
+
+SCENARIO("mistakes in the file are reported with file, line and key", "[config]") {
+  TempDir dir;
+  sabla::Config config;
+  const sabla::Config defaults;
+
+  SECTION("an unknown key") {
+    const std::string path = dir.write("typo.toml", "[server]\nport = 9000\nprot = 9001\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.code() == "config");
+    CHECK_THAT(status.message(), Catch::Contains("prot") && Catch::Contains("unknown key") &&
+                                     Catch::Contains(path + ":3"));
+    // Nothing of a rejected file is applied, not even the valid key before the typo.
+    CHECK(config.port == defaults.port);
+  }
+  SECTION("a wrong type") {
+    const std::string path = dir.write("type.toml", "[limits]\nfeed_size = 10\nmax_frame_bytes = \"64k\"\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.code() == "config");
+    CHECK_THAT(status.message(), Catch::Contains("max_frame_bytes") && Catch::Contains("integer") &&
+                                     Catch::Contains("string") && Catch::Contains(path + ":3"));
+    CHECK(config.feed_size == defaults.feed_size);
+  }
+  SECTION("an array with a non-string element") {
+    const std::string path = dir.write("origins.toml", "[server]\nallowed_origins = [\"https://a.example\", 3]\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("allowed_origins"));
+  }
+  SECTION("an unknown synchronous mode") {
+    const std::string path = dir.write("sync.toml", "[store]\nsynchronous = \"off\"\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("synchronous") && Catch::Contains("off"));
+  }
+  SECTION("an integer too large for the field") {
+    const std::string path = dir.write("big.toml", "[store]\nwriter_queue = 99999999999\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("writer_queue") && Catch::Contains("range"));
+  }
+  SECTION("an unknown table") {
+    const std::string path = dir.write("table.toml", "[server]\nport = 1\n\n[srever]\nport = 2\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("srever") && Catch::Contains(path + ":4"));
+  }
+  SECTION("a key outside any table") {
+    const std::string path = dir.write("top.toml", "port = 1\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("port") && Catch::Contains("table"));
+  }
+  SECTION("a syntax error") {
+    const std::string path = dir.write("syntax.toml", "[server]\nport = 80\nbind = \"unterminated\n");
+    const sabla::Status status = sabla::load_config_file(path, config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.code() == "config");
+    CHECK_THAT(status.message(), Catch::StartsWith(path + ":3:"));
+  }
+  SECTION("a missing file") {
+    const sabla::Status status = sabla::load_config_file(dir.write("x", "") + ".missing", config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("not found"));
+  }
+}
+
+SCENARIO("validate rejects values out of range", "[config]") {
+  sabla::Config config;
+  REQUIRE(sabla::validate(config).is_ok());
+
+  SECTION("port 70000") {
+    config.port = 70000;
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.code() == "config");
+    CHECK_THAT(status.message(), Catch::Contains("port") && Catch::Contains("70000"));
+  }
+  SECTION("the ends of the port range are fine") {
+    config.port = GENERATE(0, 65535);
+    CHECK(sabla::validate(config).is_ok());
+  }
+  SECTION("a negative port") {
+    config.port = -1;
+    CHECK_FALSE(sabla::validate(config).is_ok());
+  }
+  SECTION("a limit that is not positive") {
+    config.max_connections_per_ip = 0;
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("max_connections_per_ip"));
+  }
+  SECTION("a zero comment rate") {
+    config.comments_per_second = 0;
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("comments_per_second"));
+  }
+  SECTION("a TLS certificate without its key") {
+    config.tls_cert = "/etc/sabla/cert.pem";
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("tls_key"));
+  }
+  SECTION("an unknown log level") {
+    config.log_level = "verbose";
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("log_level"));
+  }
+  SECTION("an origin with a path") {
+    config.allowed_origins = {"https://example.org/"};
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("allowed_origins"));
+  }
+}
+
+SCENARIO("sabla_environment returns the process's SABLA_* variables", "[config]") {
+  // A name no real configuration uses, so other tests are unaffected.
+  REQUIRE(setenv("SABLA_CONFIG_TEST_PROBE", "a=b", 1) == 0);
+  const auto env = sabla::sabla_environment();
+  unsetenv("SABLA_CONFIG_TEST_PROBE");
+
+  REQUIRE(env.count("SABLA_CONFIG_TEST_PROBE") == 1);
+  CHECK(env.at("SABLA_CONFIG_TEST_PROBE") == "a=b");  // only the first '=' separates
+  for (const auto& [name, value] : env) CHECK_THAT(name, Catch::StartsWith("SABLA_"));
+}
