@@ -1230,3 +1230,11 @@ void Store::flush() {
 }
 
 }  // namespace sabla::store
+
+// Keep the column-list helpers private to this file even in unity builds.
+#undef SESSION_COLUMNS
+#undef COMMENT_COLUMNS
+#undef VIEWER_COLUMNS
+#undef EVENT_COLUMNS
+#undef ACCOUNT_COLUMNS
+#undef API_TOKEN_COLUMNS

@@ -88,7 +88,7 @@ function startServer() {
       serverLog.push(line);
       const pw = /password:\s*(\S+)/.exec(line);
       if (pw && !password) password = pw[1];
-      const m = /listening on http:\/\/localhost:(\d+)/.exec(line);
+      const m = /listening on http:\/\/(?:localhost|127\.0\.0\.1|\[::1\]):(\d+)/.exec(line);
       if (m && !port) {
         port = Number(m[1]);
         // The password line normally comes first; give it a moment otherwise.
@@ -99,7 +99,7 @@ function startServer() {
     readline.createInterface({ input: server.stderr }).on('line', onLine);
     server.once('error', (err) => reject(new Error(`cannot start ${binary}: ${err.message}`)));
     server.once('exit', (code, signal) => reject(new Error(`server exited early (code ${code}, signal ${signal})`)));
-    setTimeout(() => reject(new Error('server did not print "listening on http://localhost:PORT" within 20 s')), 20_000);
+    setTimeout(() => reject(new Error('server did not print "listening on http://localhost:PORT" (or 127.0.0.1) within 20 s')), 20_000);
   });
 }
 
