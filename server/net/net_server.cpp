@@ -47,12 +47,9 @@ int ws_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in
 struct WsPss {
   NetServer::Conn* conn;
 };
-struct HttpPss {
-  NetServer::HttpTxn* txn;
-};
 
 lws_protocols kProtocols[] = {
-    {"http", http_callback, sizeof(HttpPss), 0, 0, nullptr, 0},
+    {"http", http_callback, 0, 0, 0, nullptr, 0},
     {protocol::kViewerProtocol, ws_callback<kViewer>, sizeof(WsPss), 16 * 1024, kViewer, nullptr, 64 * 1024},
     {protocol::kStudioProtocol, ws_callback<kStudio>, sizeof(WsPss), 16 * 1024, kStudio, nullptr, 64 * 1024},
     {protocol::kOverlayProtocol, ws_callback<kOverlay>, sizeof(WsPss), 4 * 1024, kOverlay, nullptr, 64 * 1024},
@@ -158,6 +155,7 @@ struct NetServer::Conn {
 
 struct NetServer::HttpTxn {
   uint64_t id = 0;
+  lws* wsi = nullptr;
   std::string method;
   std::string path;
   std::string body;
@@ -382,6 +380,7 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
   auto* pss = static_cast<WsPss*>(user);
   switch (reason) {
     case LWS_CALLBACK_ESTABLISHED: {
+      forget_txn(wsi);
       auto* c = new Conn();
       c->id = next_conn_id_++;
       c->wsi = wsi;
@@ -624,8 +623,7 @@ void NetServer::respond(HttpTxn* txn, int status, std::string content_type, std:
   txn->content_type = std::move(content_type);
   txn->payload = std::move(body);
   txn->headers = std::move(headers);
-  auto it = http_txns_.find(txn->id);
-  if (it != http_txns_.end()) lws_callback_on_writable(it->second);
+  lws_callback_on_writable(txn->wsi);
 }
 
 void NetServer::respond_json(HttpTxn* txn, int status, const json& body,
@@ -667,23 +665,38 @@ int NetServer::write_http(lws* wsi, HttpTxn* txn) {
   return 0;
 }
 
+NetServer::HttpTxn* NetServer::find_txn(uint64_t id) {
+  auto it = txn_by_id_.find(id);
+  return it == txn_by_id_.end() ? nullptr : it->second;
+}
+
+void NetServer::forget_txn(lws* wsi) {
+  auto it = txn_of_wsi_.find(wsi);
+  if (it == txn_of_wsi_.end()) return;
+  txn_by_id_.erase(it->second->id);
+  txn_of_wsi_.erase(it);
+}
+
 int NetServer::on_http(lws* wsi, int reason, void* user, void* in, size_t len) {
-  auto* pss = static_cast<HttpPss*>(user);
+  auto current = [&]() -> HttpTxn* {
+    auto it = txn_of_wsi_.find(wsi);
+    return it == txn_of_wsi_.end() ? nullptr : it->second.get();
+  };
   switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
       drain_posted();
       return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      forget_txn(wsi);
       return confirm_upgrade(wsi);
     case LWS_CALLBACK_HTTP: {
-      if (pss->txn) {
-        http_txns_.erase(pss->txn->id);
-        delete pss->txn;
-      }
-      auto* txn = new HttpTxn();
+      forget_txn(wsi);  // keep-alive: the previous request on this connection is over
+      auto owned = std::make_unique<HttpTxn>();
+      HttpTxn* txn = owned.get();
       txn->id = next_txn_id_++;
-      pss->txn = txn;
-      http_txns_[txn->id] = wsi;
+      txn->wsi = wsi;
+      txn_by_id_[txn->id] = txn;
+      txn_of_wsi_[wsi] = std::move(owned);
       http_requests_++;
       txn->path = std::string(static_cast<const char*>(in), len);
       txn->ip = peer_ip(wsi);
@@ -703,14 +716,14 @@ int NetServer::on_http(lws* wsi, int reason, void* user, void* in, size_t len) {
       return handle_http_request(wsi, txn);
     }
     case LWS_CALLBACK_HTTP_BODY: {
-      HttpTxn* txn = pss ? pss->txn : nullptr;
+      HttpTxn* txn = current();
       if (!txn) return -1;
       if (txn->body.size() + len > kMaxHttpBody) txn->body_too_large = true;
       else txn->body.append(static_cast<const char*>(in), len);
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-      HttpTxn* txn = pss ? pss->txn : nullptr;
+      HttpTxn* txn = current();
       if (!txn) return -1;
       if (txn->ready) return 0;
       if (txn->body_too_large) {
@@ -721,16 +734,13 @@ int NetServer::on_http(lws* wsi, int reason, void* user, void* in, size_t len) {
       return 0;
     }
     case LWS_CALLBACK_HTTP_WRITEABLE:
-      return write_http(wsi, pss ? pss->txn : nullptr);
+      return write_http(wsi, current());
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
       if (lws_http_transaction_completed(wsi)) return -1;
       return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
-      if (pss && pss->txn) {
-        http_txns_.erase(pss->txn->id);
-        delete pss->txn;
-        pss->txn = nullptr;
-      }
+    case LWS_CALLBACK_WSI_DESTROY:
+      forget_txn(wsi);
       return 0;
     default:
       return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
@@ -832,9 +842,8 @@ void NetServer::login(lws* wsi, HttpTxn* txn) {
     static const std::string dummy = crypto::hash_password("not a real password");
     bool ok = crypto::verify_password(row ? row->password_hash : dummy, password) && row.has_value();
     post([this, row, ok, txn_id] {
-      auto it = http_txns_.find(txn_id);
-      if (it == http_txns_.end()) return;
-      HttpTxn* t = static_cast<HttpPss*>(lws_wsi_user(it->second))->txn;
+      HttpTxn* t = find_txn(txn_id);
+      if (!t) return;  // the client went away meanwhile
       if (!ok) return respond_json(t, 401, error_body("unauthorized", "wrong name or password"));
       std::string cookie = crypto::random_secret(32);
       int64_t expires = clock_.now_ms() + config_.auth_session_hours * 3600 * 1000;
@@ -844,9 +853,8 @@ void NetServer::login(lws* wsi, HttpTxn* txn) {
                                (config_.tls_cert.empty() ? "" : "; Secure");
       json reply = {{"name", row->name}, {"role", row->role}};
       if (!store_.save_auth_session(session, [this, txn_id, reply, set_cookie](Status s) {
-            auto it2 = http_txns_.find(txn_id);
-            if (it2 == http_txns_.end()) return;
-            HttpTxn* t2 = static_cast<HttpPss*>(lws_wsi_user(it2->second))->txn;
+            HttpTxn* t2 = find_txn(txn_id);
+            if (!t2) return;
             if (!s) return respond_json(t2, 500, error_body("internal", "could not save the login"));
             respond_json(t2, 200, reply, {{"set-cookie", set_cookie}});
           }))
@@ -901,9 +909,7 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
 
   const uint64_t txn_id = txn->id;
   auto done = [this, txn_id](moderation::ApiReply r) {
-    auto it = http_txns_.find(txn_id);
-    if (it == http_txns_.end()) return;
-    respond_json(static_cast<HttpPss*>(lws_wsi_user(it->second))->txn, r.status, r.body);
+    if (HttpTxn* t = find_txn(txn_id)) respond_json(t, r.status, r.body);
   };
   if (path == "/api/v1/sessions") {
     if (get) {

@@ -97,7 +97,14 @@ class NetServer final : public moderation::Outbound {
   std::unordered_map<std::string, int> ws_per_ip_;
   std::unordered_map<lws*, moderation::Actor> upgrade_actor_;  // studio handshakes in progress
   uint64_t next_txn_id_ = 1;
-  std::unordered_map<uint64_t, lws*> http_txns_;  // for answers that arrive after a store commit
+  // The request in progress on each HTTP connection, owned here rather than
+  // in lws's per-session memory: answers that arrive after a store commit or
+  // a password check find it by id, and a connection that went away (or was
+  // upgraded, or moved on to its next request) simply is not found.
+  std::unordered_map<lws*, std::unique_ptr<HttpTxn>> txn_of_wsi_;
+  std::unordered_map<uint64_t, HttpTxn*> txn_by_id_;
+  HttpTxn* find_txn(uint64_t id);
+  void forget_txn(lws* wsi);
   std::unique_ptr<Ring> viewer_ring_;
   std::unique_ptr<Ring> overlay_ring_;
   bool viewer_ring_dirty_ = false;

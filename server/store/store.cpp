@@ -1103,8 +1103,8 @@ Result<LoadedState> Store::load_state() {
       if (!st.status()) return st.status();
     }
     {
-      Stmt st(db, "SELECT ip, until_ms FROM ip_bans WHERE until_ms > ? ORDER BY ip");
-      st.bind(wall_now_ms());
+      // Every ban, expired or not: the caller judges expiry with its own clock.
+      Stmt st(db, "SELECT ip, until_ms FROM ip_bans ORDER BY ip");
       while (st.step()) state.ip_bans.push_back(IpBan{st.text(0), st.i64(1)});
       if (!st.status()) return st.status();
     }

@@ -135,7 +135,7 @@ struct LoadedState {
   std::vector<CommentRow> comments;           // all comments of `current_session_id`, by id
   std::vector<std::pair<int64_t, int64_t>> votes;  // (comment_id, viewer_id) of those comments
   std::vector<ViewerRow> viewers;             // every stored viewer
-  std::vector<IpBan> ip_bans;                 // bans still in force
+  std::vector<IpBan> ip_bans;                 // every stored IP ban (the caller checks expiry)
   nlohmann::json settings = nlohmann::json::object();  // last saved moderation settings
   std::optional<int64_t> current_session_id;  // the live session, else none
 };

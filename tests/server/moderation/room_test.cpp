@@ -332,3 +332,45 @@ SCENARIO("bridge comments land in the queue once per external id", "[room]") {
   f.room->bridge_comment(bridge, session + 100, body, keep);
   CHECK(reply.status == 409);
 }
+
+SCENARIO("an IP ban reaches new identities from the same address, and survives a restart", "[room]") {
+  Fixture f;
+  f.room->studio_connected(kStudio, kModerator);
+  f.room->viewer_connected(kViewer, "192.0.2.7");
+  const int64_t viewer = f.out.last(kViewer)["viewer"];
+  REQUIRE(f.comment(kViewer, "1", "first")["type"] == "ack");
+  REQUIRE(f.studio(kStudio, {{"type", "ban"}, {"viewer", viewer}, {"seconds", 3600}, {"ip", true}})["type"] == "ok");
+  f.room->viewer_connected(kViewer2, "192.0.2.7");  // a fresh identity, same address
+  CHECK(f.comment(kViewer2, "x", "again")["code"] == "banned");
+  f.room->viewer_connected(3, "192.0.2.8");  // another address is unaffected
+  CHECK(f.comment(3, "y", "hello")["type"] == "ack");
+
+  f.open();
+  f.room->viewer_connected(kViewer2, "192.0.2.7");
+  CHECK(f.comment(kViewer2, "z", "after restart")["code"] == "banned");
+  f.room->studio_connected(kStudio, kModerator);
+  REQUIRE(f.studio(kStudio, {{"type", "unban"}, {"viewer", viewer}})["type"] == "ok");
+  CHECK(f.comment(kViewer2, "z", "after unban")["type"] == "ack");
+}
+
+SCENARIO("hello restores an identity and sets a sanitized name", "[room]") {
+  Fixture f;
+  f.room->viewer_connected(kViewer, "10.0.0.1");
+  const std::string token = f.out.last(kViewer)["token"];
+  const int64_t viewer = f.out.last(kViewer)["viewer"];
+  f.comment(kViewer, "1", "persist me");
+  f.room->viewer_disconnected(kViewer);
+  f.room->viewer_connected(kViewer2, "10.0.0.1");
+  CHECK(f.out.last(kViewer2)["viewer"] != viewer);
+  f.room->viewer_message(kViewer2, json{{"type", "hello"}, {"token", token},
+                                        {"name", "\u202Eسالم\u200B العلوي" + std::string(40, 'x')}}.dump());
+  json w = f.out.last(kViewer2);
+  CHECK(w["viewer"] == viewer);
+  CHECK(w["token"] == token);
+  const std::string name = w["name"];
+  CHECK(name.find("\u202E") == std::string::npos);
+  CHECK(name.find("\u200B") == std::string::npos);
+  CHECK(sabla::moderation::count_code_points(name) == 32);
+  f.room->viewer_message(kViewer2, json{{"type", "hello"}, {"token", "unknown-token"}}.dump());
+  CHECK(f.out.last(kViewer2)["token"] != "unknown-token");  // unknown tokens are replaced, not adopted
+}

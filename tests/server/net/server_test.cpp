@@ -384,7 +384,20 @@ SCENARIO("sessions and bridge ingest over HTTP", "[server]") {
   CHECK(http_post_json(port, "/api/v1/sessions", json{{"title_en", "x"}}, {{"Authorization", "Bearer " + token}}).status == 403);
   CHECK(http_post_json(port, "/api/v1/sessions", json{{"title_en", "x"}}, {{"Cookie", cookie}, {"Origin", "http://evil.example"}}).status == 403);
 
-  auto ended = http_post_json(port, "/api/v1/sessions/" + std::to_string(sid) + "/end", json::object(), as_producer);
+  // Switching sessions repeatedly with studios and viewers connected (a crash seen once in manual testing).
+  auto mod = studio(port, cookie);
+  int64_t last = sid;
+  for (int i = 0; i < 10; ++i) {
+    auto s = http_post_json(port, "/api/v1/sessions", json{{"title_en", "round " + std::to_string(i)}}, as_producer);
+    REQUIRE(s.status == 201);
+    last = json_body(s).value()["id"];
+    REQUIRE(http_post_json(port, "/api/v1/sessions/" + std::to_string(last) + "/live", json::object(), as_producer).status == 200);
+    auto snap = mod->recv_type("snapshot", 5000);
+    REQUIRE(snap);
+    CHECK((*snap)["session"]["id"] == last);
+  }
+  CHECK(count_rows(srv.data_dir() + "/sabla.db", "SELECT count(*) FROM sessions WHERE status='live'") == 1);
+  auto ended = http_post_json(port, "/api/v1/sessions/" + std::to_string(last) + "/end", json::object(), as_producer);
   CHECK(ended.status == 200);
   v->send_json({{"type", "comment"}, {"client_id", "z"}, {"text", "after the end"}});
   auto e = v->recv_type("error", 5000);

@@ -1,0 +1,75 @@
+// sabla-load: a WebSocket load generator for the Sabla server.
+//   sabla-load ingest --port P [--host H] [--clients N] [--rate R] [--seconds S] [--db PATH]
+// Prints one JSON line on stdout and a short table on stderr. Exit codes:
+// 0 ok, 1 the run failed (connections, unacked or refused comments), 2 usage.
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "loop.h"
+#include "scenarios.h"
+
+namespace {
+
+void add_common(CLI::App* cmd, sabla::load::CommonOptions& o) {
+  cmd->add_option("--port", o.target.port, "Server port")->required()->check(CLI::Range(1, 65535));
+  cmd->add_option("--host", o.target.host, "Server address (IPv4/IPv6 literal or name)")->capture_default_str();
+  cmd->add_option("--clients", o.clients, "Viewer connections")->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd->add_option("--seconds", o.seconds, "Length of the measured phase")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
+  cmd->add_option("--connect-concurrency", o.connect_concurrency, "WebSocket handshakes in flight at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--connect-timeout", o.connect_timeout_s, "Seconds for every client to be welcomed")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 3600.0));
+  cmd->add_flag("--verbose", o.verbose, "Let libwebsockets warnings and notices through");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sabla::load;
+  CLI::App app{"sabla-load: WebSocket load generator for the Sabla server"};
+  app.require_subcommand(1);
+
+  IngestOptions ingest;
+  CLI::App* ingest_cmd = app.add_subcommand(
+      "ingest", "Viewers post comments; measures send-to-ack latency and acked comments per second");
+  add_common(ingest_cmd, ingest.common);
+  ingest_cmd->add_option("--rate", ingest.rate, "Comments per second over all clients (0 = as fast as the window allows)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10000000.0));
+  ingest_cmd->add_option("--window", ingest.window, "Unacked comments per client when --rate is 0")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  ingest_cmd->add_option("--drain-seconds", ingest.drain_s, "Wait this long for outstanding acks after sending")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  ingest_cmd->add_option("--db", ingest.db, "The server's SQLite file: count the stored comments afterwards (read-only)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+
+  const long fds = raise_fd_limit();
+  auto check_fds = [fds](int clients) {
+    if (fds > 0 && clients + 32 > fds) {
+      std::cerr << "sabla-load: " << clients << " clients need more file descriptors than the limit (" << fds
+                << "); raise the hard limit (ulimit -Hn)\n";
+      return false;
+    }
+    return true;
+  };
+
+  if (ingest_cmd->parsed()) {
+    if (!check_fds(ingest.common.clients)) return kExitUsage;
+    return run_ingest(ingest);
+  }
+  return kExitUsage;
+}
