@@ -1,28 +1,77 @@
-// The on-air state: what the overlay shows. Owned by the net thread; copied
-// to renderers. Filled out by the overlay issue; for now it carries the aired
-// comment and the theme so every client already receives a well-formed state.
+// The on-air state: what the overlay shows, drawn identically by the
+// renderer (burned into the video) and by the /overlay page. Plain data with
+// a JSON form; no GStreamer, sockets or SQLite here.
+//
+// Geometry is given for a 1920x1080 canvas and scales with the output height
+// (scale = height / 1080), so 1280x720 is the same layout at 2/3 size.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace sabla::overlay {
 
-struct OnAirComment {
+// A comment on screen. Text is already sanitized plain text (never markup).
+struct AiredComment {
   int64_t id = 0;
-  std::string name;
+  std::string author;
   std::string text;
-  std::string dir = "rtl";
+  std::string dir = "rtl";     // "rtl" | "ltr": the paragraph direction of text
+  std::string source = "web";  // "web" or a bridge name, shown as a badge when not "web"
+  int64_t aired_at_ms = 0;
+};
+
+// Speaker name and title, and the session title; Arabic and/or English.
+struct LowerThird {
+  std::string name_ar, name_en;
+  std::string title_ar, title_en;
+  std::string session_ar, session_en;
+  bool empty() const;
+};
+
+struct Theme {
+  std::string name = "default";          // preset this theme started from
+  std::string position = "bottom";       // bottom | top | side
+  std::string font_family = "Noto Naskh Arabic, Noto Sans, Noto Color Emoji";
+  int font_size = 40;                    // px at 1080p (comment text)
+  std::string text_color = "#ffffff";    // #rrggbb
+  std::string background = "#14314dE6";  // #rrggbbaa: comment and lower-third box
+  std::string accent = "#c9a227";        // #rrggbb: author name, badges, ticker band
+  int margin_x = 96;                     // safe area at 1080p, px from the left/right edges
+  int margin_y = 54;                     // safe area at 1080p, px from the top/bottom edges
+  int max_lines = 3;                     // comment text lines before ellipsis
+  std::string logo_path;                 // optional PNG drawn in the top corner (renderer only)
+  int fade_ms = 300;                     // browser page fade; the renderer cuts
+
+  // Presets: "default", "light", "dark". Unknown names -> nullopt.
+  static std::optional<Theme> preset(const std::string& name);
 };
 
 struct State {
-  std::optional<OnAirComment> comment;
-  std::string theme = "default";
+  std::vector<AiredComment> comments;  // on screen now, first = top of the stack; at most 3
+  std::optional<LowerThird> lower_third;
+  std::optional<std::string> ticker;
+  Theme theme;
+  bool operator==(const State&) const = default;
 };
+bool operator==(const AiredComment&, const AiredComment&);
+bool operator==(const LowerThird&, const LowerThird&);
+bool operator==(const Theme&, const Theme&);
 
-// {"comment":{...}|null,"theme":"default"}; strings must be valid UTF-8.
+// {"comments":[{"id","author","text","dir","source","aired_at"}],
+//  "lower_third":{...}|null, "ticker":"..."|null, "theme":{...}}
+// Strings must be valid UTF-8 (the server sanitizes first).
 nlohmann::json to_json(const State& state);
+nlohmann::json to_json(const Theme& theme);
+// Parses what to_json wrote (used to restore after a restart). False + *error on bad input.
+bool from_json(const nlohmann::json& j, State* state, std::string* error);
+// Applies the fields present in `j` to `theme` ("preset":"dark" first resets to that
+// preset). Validates every field; on error nothing changes. Keys as in to_json(Theme).
+bool apply_theme(const nlohmann::json& j, Theme* theme, std::string* error);
+// Parses #rrggbb or #rrggbbaa into 0..1 components (alpha 1 when absent).
+bool parse_color(const std::string& s, double* r, double* g, double* b, double* a);
 
 }  // namespace sabla::overlay
