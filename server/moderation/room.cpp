@@ -132,6 +132,10 @@ Status Room::load() {
     else spdlog::warn("stored moderation settings ignored: {}", s.message());
   }
   blocked_ = BlockedWords(settings_.blocked_words);
+  if (!st.on_air.is_null()) {
+    std::string why;
+    if (!on_air_.restore(st.on_air, &why)) spdlog::warn("stored on-air state ignored: {}", why);
+  }
   for (auto& v : st.viewers) {
     Viewer& viewer = new_viewer(v.id);
     viewer.token_hash = v.token_hash;
@@ -258,7 +262,16 @@ json Room::viewer_settings_json() const {
 }
 
 json Room::overlay_message() const {
-  return json{{"type", "overlay"}, {"state", overlay::to_json(on_air_)}, {"version", overlay_version_}};
+  return json{{"type", "overlay"}, {"state", overlay::to_json(on_air_.state())}, {"version", on_air_.version()}};
+}
+
+json Room::rotation_json() const {
+  json items = json::array();
+  for (const auto& r : on_air_.rotation())
+    items.push_back(json{{"id", r.comment.id}, {"author", r.comment.author}, {"text", r.comment.text},
+                         {"seconds", r.hold_ms / 1000}});
+  auto until = on_air_.rotation_until_ms();
+  return json{{"type", "rotation"}, {"items", items}, {"until", until ? json(*until) : json()}};
 }
 
 json Room::feed_json() const {
@@ -575,6 +588,7 @@ json Room::snapshot_json(const Actor& actor) const {
               {"approved", approved},
               {"settings", settings_.to_json()},
               {"overlay", overlay_message()},
+              {"rotation", rotation_json()},
               {"counters",
                {{"pending", counts[0]},
                 {"approved", counts[1]},
@@ -629,6 +643,8 @@ Verdict Room::studio_message(ConnId conn, std::string_view frame) {
   if (t == "ban") return handle_ban(conn, sc, true, in->body);
   if (t == "unban") return handle_ban(conn, sc, false, in->body);
   if (t == "settings") return handle_settings(conn, sc, in->body);
+  if (t == "air" || t == "queue_air" || t == "clear" || t == "lower_third" || t == "ticker" || t == "theme")
+    return handle_on_air(conn, sc, t, in->body);
   reply_error(conn, in->body, code::kInvalid, "unknown message type for the studio");
   return Verdict::handled;
 }
@@ -722,6 +738,12 @@ Verdict Room::handle_decision(ConnId conn, const StudioConn& sc, const std::stri
     if (now == CommentStatus::rejected && before != CommentStatus::rejected) metrics_.comments_rejected++;
     if (now == CommentStatus::hidden && before != CommentStatus::hidden) metrics_.comments_hidden++;
     broadcast_comment_change(cit->second, type, actor, before == CommentStatus::approved);
+    // What is on screen follows moderation: hidden comments leave, edits show.
+    const int64_t t = clock_.now_ms();
+    std::vector<overlay::OnAirEvent> events;
+    if (now == CommentStatus::hidden) events = on_air_.remove_comment(comment_id, t);
+    else if (type == "edit") events = on_air_.update_text(comment_id, cit->second.row.text, t);
+    if (!events.empty()) commit_on_air(std::move(events), actor, 0, json::object(), type, true);
   });
   return Verdict::handled;
 }
@@ -812,6 +834,151 @@ Verdict Room::handle_settings(ConnId conn, const StudioConn& sc, const json& msg
   return Verdict::handled;
 }
 
+// ---------------------------------------------------------------- on air
+
+Verdict Room::handle_on_air(ConnId conn, const StudioConn& sc, const std::string& type, const json& msg) {
+  if (!sc.actor.can_produce()) {
+    reply_error(conn, msg, code::kForbidden, "only producers control what is on air");
+    return Verdict::handled;
+  }
+  if (!store_.can_accept()) return Verdict::busy;
+  const int64_t now = clock_.now_ms();
+  std::vector<overlay::OnAirEvent> events;
+  bool rotation_changed = false;
+  if (type == "air" || type == "queue_air") {
+    auto id = int_field(msg, "id");
+    if (!id) {
+      reply_error(conn, msg, code::kInvalid, type + " needs an integer id");
+      return Verdict::handled;
+    }
+    auto it = comments_.find(*id);
+    if (it == comments_.end()) {
+      reply_error(conn, msg, code::kNotFound, "no such comment in the current session");
+      return Verdict::handled;
+    }
+    if (it->second.row.status != CommentStatus::approved) {
+      reply_error(conn, msg, code::kConflict, "only approved comments can be aired");
+      return Verdict::handled;
+    }
+    const auto& row = it->second.row;
+    overlay::AiredComment c{row.id, row.display_name, row.text, row.direction, row.source, now};
+    if (type == "air") {
+      bool add = false;
+      if (auto a = msg.find("add"); a != msg.end()) {
+        if (!a->is_boolean()) {
+          reply_error(conn, msg, code::kInvalid, "add must be true or false");
+          return Verdict::handled;
+        }
+        add = a->get<bool>();
+      }
+      rotation_changed = !on_air_.rotation().empty() || on_air_.rotation_until_ms().has_value();
+      events = on_air_.air(c, now, add);
+    } else {
+      int64_t seconds = 15;
+      if (msg.contains("seconds")) {
+        auto s = int_field(msg, "seconds");
+        if (!s || *s < 1 || *s > 3600) {
+          reply_error(conn, msg, code::kInvalid, "seconds must be an integer from 1 to 3600");
+          return Verdict::handled;
+        }
+        seconds = *s;
+      }
+      if (!on_air_.queue_air(c, seconds * 1000, now, &events)) {
+        reply_error(conn, msg, code::kConflict, "the rotation is full");
+        return Verdict::handled;
+      }
+      rotation_changed = true;
+    }
+  } else if (type == "clear") {
+    rotation_changed = !on_air_.rotation().empty() || on_air_.rotation_until_ms().has_value();
+    events = on_air_.clear(now);
+  } else if (type == "lower_third") {
+    std::optional<overlay::LowerThird> lower;
+    if (!msg.value("clear", false)) {
+      overlay::LowerThird l;
+      std::string* fields[] = {&l.name_ar, &l.name_en, &l.title_ar, &l.title_en, &l.session_ar, &l.session_en};
+      const char* keys[] = {"name_ar", "name_en", "title_ar", "title_en", "session_ar", "session_en"};
+      for (int i = 0; i < 6; ++i) {
+        auto it = msg.find(keys[i]);
+        if (it == msg.end() || it->is_null()) continue;
+        if (!it->is_string() || !is_valid_utf8(it->get<std::string>())) {
+          reply_error(conn, msg, code::kInvalid, std::string(keys[i]) + " must be a string");
+          return Verdict::handled;
+        }
+        *fields[i] = sanitize_name(it->get<std::string>(), 120);
+      }
+      lower = l;
+    }
+    events = on_air_.set_lower_third(lower, now);
+  } else if (type == "ticker") {
+    std::optional<std::string> ticker;
+    auto it = msg.find("text");
+    if (it != msg.end() && !it->is_null()) {
+      if (!it->is_string() || !is_valid_utf8(it->get<std::string>())) {
+        reply_error(conn, msg, code::kInvalid, "text must be a string or null");
+        return Verdict::handled;
+      }
+      std::string clean = sanitize_name(it->get<std::string>(), 300);
+      if (!clean.empty()) ticker = clean;
+    }
+    events = on_air_.set_ticker(ticker, now);
+  } else {  // theme
+    overlay::Theme theme = on_air_.state().theme;
+    std::string why;
+    if (!overlay::apply_theme(msg, &theme, &why)) {
+      reply_error(conn, msg, code::kInvalid, why);
+      return Verdict::handled;
+    }
+    events = on_air_.set_theme(theme, now);
+  }
+  if (events.empty() && !rotation_changed) {
+    reply_ok(conn, msg, type, int_field(msg, "id"));  // nothing to change
+    return Verdict::handled;
+  }
+  commit_on_air(std::move(events), sc.actor.name, conn, msg, type, rotation_changed);
+  return Verdict::handled;
+}
+
+void Room::commit_on_air(std::vector<overlay::OnAirEvent> events, const std::string& actor, ConnId conn,
+                         const json& msg, const std::string& action, bool rotation_changed) {
+  std::vector<store::OnAirEventRow> rows;
+  for (auto& e : events) {
+    store::OnAirEventRow r;
+    r.session_id = current_session_;
+    r.at_ms = e.at_ms;
+    r.stream_offset_ms = stream_offset(e.at_ms);
+    r.kind = e.kind;
+    r.comment_id = e.comment_id;
+    r.actor = actor;
+    r.detail = dump(e.detail);
+    rows.push_back(std::move(r));
+  }
+  json msg_copy = msg;
+  // The in-memory state has moved already (so the next command sees it); the
+  // clients hear of it only after the commit.
+  bool queued = store_.record_on_air(std::move(rows), on_air_.save(), [this, conn, msg_copy, action, rotation_changed](Status s) {
+    if (!s) {
+      spdlog::error("could not save an on-air change: {}", s.message());
+      if (conn) reply_error(conn, msg_copy, code::kInternal, "could not save: " + s.message());
+      return;
+    }
+    if (conn) reply_ok(conn, msg_copy, action, int_field(msg_copy, "id"));
+    std::string frame = dump(overlay_message());
+    out_.publish(Audience::overlays, frame);
+    out_.publish(Audience::viewers, frame);
+    out_.flush(Audience::viewers);
+    out_.publish(Audience::studios, frame);
+    if (rotation_changed) out_.publish(Audience::studios, dump(rotation_json()));
+  });
+  if (!queued) spdlog::error("on-air change not saved: the store queue is full");
+}
+
+void Room::tick() {
+  const bool rotating = on_air_.rotation_until_ms().has_value();
+  auto events = on_air_.tick(clock_.now_ms());
+  if (!events.empty()) commit_on_air(std::move(events), "rotation", 0, json::object(), "rotation", rotating);
+}
+
 // ---------------------------------------------------------------- overlays
 
 void Room::overlay_connected(ConnId conn) {
@@ -893,6 +1060,9 @@ void Room::set_session_live(const Actor& actor, int64_t session_id, ApiDone done
       }
     }
     sessions_[live.id] = live;
+    // Comments of the old session leave the screen, recorded under that session.
+    if (auto events = on_air_.clear(now); !events.empty())
+      commit_on_air(std::move(events), "system", 0, json::object(), "clear", true);
     switch_session(live.id);
     std::string frame = dump(json{{"type", "session"}, {"session", protocol::session_json(&live)}});
     out_.publish(Audience::viewers, frame);
@@ -915,6 +1085,8 @@ void Room::end_session(const Actor& actor, int64_t session_id, ApiDone done) {
     sessions_[ended.id] = ended;
     std::string frame = dump(json{{"type", "session"}, {"session", protocol::session_json(&ended)}});
     if (current_session_ && *current_session_ == ended.id) {
+      if (auto events = on_air_.clear(*ended.ended_at_ms); !events.empty())
+        commit_on_air(std::move(events), "system", 0, json::object(), "clear", true);
       current_session_.reset();
       program_clock_.stop();
     }

@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "moderation/rate_limiter.h"
 #include "moderation/text.h"
+#include "sabla/overlay/on_air.h"
 #include "sabla/overlay/state.h"
 #include "sabla/pipeline/program_clock.h"
 #include "store/store.h"
@@ -45,6 +46,9 @@ class Outbound {
   virtual void send(ConnId conn, std::string frame) = 0;
   virtual void publish(Audience audience, std::string frame) = 0;
   virtual void close(ConnId conn, int code, std::string reason) = 0;
+  // Deliver what was published to `audience` now instead of on the next
+  // coalescing tick (on-air changes must show within one loop turn).
+  virtual void flush(Audience audience) = 0;
 };
 
 // Who acts: a logged-in account or an API token.
@@ -123,6 +127,9 @@ class Room {
   void end_session(const Actor& actor, int64_t session_id, ApiDone done);
   void bridge_comment(const Actor& actor, int64_t session_id, const nlohmann::json& body, ApiDone done);
 
+  // Periodic work on the net thread: advances the on-air rotation.
+  void tick();
+
   RoomMetrics metrics() const;
   const ModerationSettings& settings() const { return settings_; }
   std::optional<int64_t> current_session_id() const { return current_session_; }
@@ -169,6 +176,12 @@ class Room {
   Verdict handle_decision(ConnId conn, const StudioConn& sc, const std::string& type, const nlohmann::json& msg);
   Verdict handle_ban(ConnId conn, const StudioConn& sc, bool ban, const nlohmann::json& msg);
   Verdict handle_settings(ConnId conn, const StudioConn& sc, const nlohmann::json& msg);
+  Verdict handle_on_air(ConnId conn, const StudioConn& sc, const std::string& type, const nlohmann::json& msg);
+  // Persists on-air events with the saved state, then pushes the overlay to
+  // every client (and replies to `conn` when given).
+  void commit_on_air(std::vector<overlay::OnAirEvent> events, const std::string& actor, ConnId conn,
+                     const nlohmann::json& msg, const std::string& action, bool rotation_changed);
+  nlohmann::json rotation_json() const;
 
   // Stores a new comment (from a viewer or a bridge) and completes `done`
   // after COMMIT with the stored id/status.
@@ -220,8 +233,7 @@ class Room {
   std::unordered_map<ConnId, StudioConn> studio_conns_;
   std::unordered_set<ConnId> overlay_conns_;
 
-  overlay::State on_air_;
-  int64_t overlay_version_ = 0;
+  overlay::OnAir on_air_;
 
   RoomMetrics metrics_;
 };

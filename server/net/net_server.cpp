@@ -302,6 +302,7 @@ void NetServer::drain_posted() {
 }
 
 void NetServer::on_tick() {
+  room_->tick();
   if (viewer_ring_dirty_) {
     viewer_ring_dirty_ = false;
     lws_callback_on_writable_all_protocol(context_, &kProtocols[kViewer]);
@@ -364,6 +365,12 @@ void NetServer::publish(Audience audience, std::string frame) {
         if (c->role == kStudio) send(id, frame);
       break;
   }
+}
+
+void NetServer::flush(Audience audience) {
+  if (audience != Audience::viewers || !viewer_ring_dirty_) return;
+  viewer_ring_dirty_ = false;
+  lws_callback_on_writable_all_protocol(context_, &kProtocols[kViewer]);
 }
 
 void NetServer::close(ConnId id, int code, std::string reason) {

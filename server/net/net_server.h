@@ -49,6 +49,7 @@ class NetServer final : public moderation::Outbound {
   void send(moderation::ConnId conn, std::string frame) override;
   void publish(moderation::Audience audience, std::string frame) override;
   void close(moderation::ConnId conn, int code, std::string reason) override;
+  void flush(moderation::Audience audience) override;
 
   struct Conn;
   struct HttpTxn;

@@ -16,7 +16,8 @@ namespace sabla {
 
 struct Server::Impl {
   Config config;
-  SystemClock clock;
+  SystemClock system_clock;
+  const Clock* clock = &system_clock;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<net::NetServer> net;
   std::unique_ptr<moderation::Room> room;
@@ -28,12 +29,17 @@ struct Server::Impl {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 std::unique_ptr<Server> Server::start(const Config& config, std::string* error) {
+  return start(config, error, nullptr);
+}
+
+std::unique_ptr<Server> Server::start(const Config& config, std::string* error, const Clock* clock) {
   if (!crypto::init()) {
     *error = "libsodium failed to initialise";
     return nullptr;
   }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
+  if (clock) impl->clock = clock;
   Impl* raw = impl.get();
   store::Store::Options options;
   options.path = config.db_path();
@@ -48,8 +54,8 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error) 
     return nullptr;
   }
   impl->store = std::move(*store);
-  impl->net = std::make_unique<net::NetServer>(impl->config, *impl->store, impl->clock);
-  impl->room = std::make_unique<moderation::Room>(impl->config, *impl->store, impl->clock, *impl->net);
+  impl->net = std::make_unique<net::NetServer>(impl->config, *impl->store, *impl->clock);
+  impl->room = std::make_unique<moderation::Room>(impl->config, *impl->store, *impl->clock, *impl->net);
 
   // First start: a producer account so the studio works straight away.
   auto accounts = impl->store->count_accounts();
@@ -59,7 +65,7 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error) 
   }
   if (*accounts == 0) {
     std::string password = crypto::random_secret(18);
-    store::AccountRow producer{0, "producer", "producer", crypto::hash_password(password), impl->clock.now_ms()};
+    store::AccountRow producer{0, "producer", "producer", crypto::hash_password(password), impl->clock->now_ms()};
     impl->store->create_account(producer, [raw, password](Result<store::AccountRow> r) {
       if (r) raw->initial_password = password;
       else spdlog::error("could not create the first producer account: {}", r.status().message());

@@ -146,11 +146,29 @@ Status too_new(int64_t found) {
                            "); upgrade sabla or use a different database");
 }
 
+// Version 2. What was on screen when: one row per on-air change, with the
+// stream offset so the archive can align it to the recording. The current
+// state itself (to restore after a restart) is kept in settings under 'on_air'.
+constexpr std::string_view kOnAirEvents = R"sql(
+CREATE TABLE on_air_events (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id       INTEGER,
+  at_ms            INTEGER NOT NULL,
+  stream_offset_ms INTEGER,
+  kind             TEXT    NOT NULL,
+  comment_id       INTEGER,
+  actor            TEXT    NOT NULL DEFAULT '',
+  detail           TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX on_air_events_by_session ON on_air_events (session_id, at_ms);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {"0001_initial", kInitial},
+      {"0002_on_air_events", kOnAirEvents},
   };
   return list;
 }

@@ -330,6 +330,7 @@ ApiTokenRow read_api_token(const Stmt& s) {
 }
 
 constexpr const char* kSettingsKey = "moderation";
+constexpr const char* kOnAirKey = "on_air";
 
 Status insert_event(Db& db, const ModerationEvent& e) {
   Stmt st(db,
@@ -959,6 +960,29 @@ bool Store::save_settings(nlohmann::json settings, std::optional<ModerationEvent
   });
 }
 
+bool Store::record_on_air(std::vector<OnAirEventRow> events, nlohmann::json saved_state,
+                          std::function<void(Status)> done) {
+  return guard_submit([&] {
+    std::string value = saved_state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto body = [value = std::move(value), events = std::move(events)](Db& db) -> Status {
+      for (const auto& e : events) {
+        Stmt st(db,
+                "INSERT INTO on_air_events (session_id, at_ms, stream_offset_ms, kind, comment_id, actor, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)");
+        st.bind(e.session_id).bind(e.at_ms).bind(e.stream_offset_ms).bind(e.kind).bind(e.comment_id).bind(e.actor).bind(
+            e.detail);
+        if (Status s = st.run(); !s) return s;
+      }
+      Stmt st(db,
+              "INSERT INTO settings (key, value) VALUES (?, ?) "
+              "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+      st.bind(kOnAirKey).bind(value);
+      return st.run();
+    };
+    return impl_->submit(make_op<Status>(true, std::move(body), std::move(done)));
+  });
+}
+
 bool Store::create_session(SessionRow session, std::function<void(Result<SessionRow>)> done) {
   return guard_submit([&] {
     auto body = [s = std::move(session)](Db& db) -> Result<SessionRow> {
@@ -1118,6 +1142,15 @@ Result<LoadedState> Store::load_state() {
       }
       if (!st.status()) return st.status();
     }
+    {
+      Stmt st(db, "SELECT value FROM settings WHERE key = ?");
+      st.bind(kOnAirKey);
+      if (st.step()) {
+        auto parsed = nlohmann::json::parse(st.text(0), nullptr, false);
+        if (!parsed.is_discarded()) state.on_air = std::move(parsed);
+      }
+      if (!st.status()) return st.status();
+    }
     return state;
   });
 }
@@ -1205,6 +1238,30 @@ Result<std::vector<ModerationEvent>> Store::moderation_events(int64_t session_id
         if (!st.status()) return st.status();
         return out;
       });
+}
+
+Result<std::vector<OnAirEventRow>> Store::on_air_events(int64_t session_id) {
+  return impl_->read<std::vector<OnAirEventRow>>([&](Db& db) -> Result<std::vector<OnAirEventRow>> {
+    Stmt st(db,
+            "SELECT id, session_id, at_ms, stream_offset_ms, kind, comment_id, actor, detail "
+            "FROM on_air_events WHERE session_id = ? ORDER BY id");
+    st.bind(session_id);
+    std::vector<OnAirEventRow> out;
+    while (st.step()) {
+      OnAirEventRow r;
+      r.id = st.i64(0);
+      r.session_id = st.opt_i64(1);
+      r.at_ms = st.i64(2);
+      r.stream_offset_ms = st.opt_i64(3);
+      r.kind = st.text(4);
+      r.comment_id = st.opt_i64(5);
+      r.actor = st.text(6);
+      r.detail = st.text(7);
+      out.push_back(std::move(r));
+    }
+    if (!st.status()) return st.status();
+    return out;
+  });
 }
 
 Result<int64_t> Store::schema_version() {

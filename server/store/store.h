@@ -107,6 +107,18 @@ struct Decision {
   ModerationEvent event;
 };
 
+// One on-air change (aired, replaced, cleared, lower_third, ticker, theme...).
+struct OnAirEventRow {
+  int64_t id = 0;
+  std::optional<int64_t> session_id;
+  int64_t at_ms = 0;
+  std::optional<int64_t> stream_offset_ms;
+  std::string kind;
+  std::optional<int64_t> comment_id;
+  std::string actor;
+  std::string detail = "{}";  // JSON text
+};
+
 struct AccountRow {
   int64_t id = 0;
   std::string name;
@@ -137,6 +149,7 @@ struct LoadedState {
   std::vector<ViewerRow> viewers;             // every stored viewer
   std::vector<IpBan> ip_bans;                 // every stored IP ban (the caller checks expiry)
   nlohmann::json settings = nlohmann::json::object();  // last saved moderation settings
+  nlohmann::json on_air;                      // last saved on-air state (null when none)
   std::optional<int64_t> current_session_id;  // the live session, else none
 };
 
@@ -186,6 +199,9 @@ class Store {
   bool record_event(ModerationEvent event, std::function<void(Status)> done);
   bool save_settings(nlohmann::json settings, std::optional<ModerationEvent> event,
                      std::function<void(Status)> done);
+  // Writes the events and the whole on-air state (for restarts) in one transaction.
+  bool record_on_air(std::vector<OnAirEventRow> events, nlohmann::json saved_state,
+                     std::function<void(Status)> done);
   bool create_session(SessionRow session, std::function<void(Result<SessionRow>)> done);
   bool update_session(SessionRow session, std::function<void(Status)> done);
   bool create_account(AccountRow account, std::function<void(Result<AccountRow>)> done);
@@ -203,6 +219,7 @@ class Store {
   Result<std::optional<AuthSessionRow>> find_auth_session(std::string_view token_hash);
   Result<std::vector<CommentRow>> comments_of_session(int64_t session_id);
   Result<std::vector<ModerationEvent>> moderation_events(int64_t session_id);
+  Result<std::vector<OnAirEventRow>> on_air_events(int64_t session_id);
   Result<int64_t> schema_version();
 
   StoreMetrics metrics() const;

@@ -7,6 +7,7 @@
 namespace sabla {
 
 struct Config;
+class Clock;
 
 // Runs the sabla command line (serve, user add, token create, --version).
 // Returns the process exit code.
@@ -19,6 +20,8 @@ class Server {
   // Opens the store, loads state, binds and starts serving.
   // On failure returns null and sets *error.
   static std::unique_ptr<Server> start(const Config& config, std::string* error);
+  // Tests: the same with an injected clock (must outlive the server).
+  static std::unique_ptr<Server> start(const Config& config, std::string* error, const Clock* clock);
   ~Server();  // stops serving, drains the store
   int port() const;   // the bound port (useful with port 0)
   void stop();        // idempotent; safe from any thread or a signal watcher

@@ -21,6 +21,7 @@ struct Recorder : Outbound {
   void send(ConnId conn, std::string frame) override { sent[conn].push_back(json::parse(frame)); }
   void publish(Audience a, std::string frame) override { published[a].push_back(json::parse(frame)); }
   void close(ConnId, int, std::string) override {}
+  void flush(Audience) override {}
   json last(ConnId conn) { return sent[conn].empty() ? json() : sent[conn].back(); }
   std::vector<json> of_type(Audience a, const std::string& type) {
     std::vector<json> out;
