@@ -649,18 +649,25 @@ Verdict Room::studio_message(ConnId conn, std::string_view frame) {
   return Verdict::handled;
 }
 
-Verdict Room::handle_decision(ConnId conn, const StudioConn& sc, const std::string& type, const json& msg) {
+Room::Comment* Room::comment_for_action(ConnId conn, const std::string& type, const json& msg) {
   auto id = int_field(msg, "id");
   if (!id) {
     reply_error(conn, msg, code::kInvalid, type + " needs an integer id");
-    return Verdict::handled;
+    return nullptr;
   }
   auto it = comments_.find(*id);
   if (it == comments_.end()) {
     reply_error(conn, msg, code::kNotFound, "no such comment in the current session");
-    return Verdict::handled;
+    return nullptr;
   }
-  Comment& c = it->second;
+  return &it->second;
+}
+
+Verdict Room::handle_decision(ConnId conn, const StudioConn& sc, const std::string& type, const json& msg) {
+  Comment* found = comment_for_action(conn, type, msg);
+  if (!found) return Verdict::handled;
+  Comment& c = *found;
+  const std::optional<int64_t> id = c.row.id;
   const CommentStatus before = c.row.status;
   CommentStatus after = before;
   std::optional<std::string> new_text;
@@ -846,21 +853,13 @@ Verdict Room::handle_on_air(ConnId conn, const StudioConn& sc, const std::string
   std::vector<overlay::OnAirEvent> events;
   bool rotation_changed = false;
   if (type == "air" || type == "queue_air") {
-    auto id = int_field(msg, "id");
-    if (!id) {
-      reply_error(conn, msg, code::kInvalid, type + " needs an integer id");
-      return Verdict::handled;
-    }
-    auto it = comments_.find(*id);
-    if (it == comments_.end()) {
-      reply_error(conn, msg, code::kNotFound, "no such comment in the current session");
-      return Verdict::handled;
-    }
-    if (it->second.row.status != CommentStatus::approved) {
+    Comment* found = comment_for_action(conn, type, msg);
+    if (!found) return Verdict::handled;
+    if (found->row.status != CommentStatus::approved) {
       reply_error(conn, msg, code::kConflict, "only approved comments can be aired");
       return Verdict::handled;
     }
-    const auto& row = it->second.row;
+    const auto& row = found->row;
     overlay::AiredComment c{row.id, row.display_name, row.text, row.direction, row.source, now};
     if (type == "air") {
       bool add = false;

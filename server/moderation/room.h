@@ -168,6 +168,8 @@ class Room {
     Actor actor;
   };
 
+  // The comment a studio action names by "id", or null after replying with the error.
+  Comment* comment_for_action(ConnId conn, const std::string& type, const nlohmann::json& msg);
   // Viewer messages.
   void handle_hello(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
   Verdict handle_comment(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
