@@ -760,13 +760,19 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
     respond_json(txn, 405, error_body("method_not_allowed", "method not allowed"));
     return 0;
   }
-  std::string file;
+  std::string file;  // relative to the static directory
+  std::string full;  // or an absolute path
   if (path == "/" || path == "/index.html") file = "index.html";
   else if (path == "/studio" || path == "/studio/") file = "studio.html";
   else if (path == "/overlay" || path == "/overlay/") file = "overlay.html";
   else if (path.rfind("/assets/", 0) == 0 && safe_relative_path(path.substr(1))) file = path.substr(1);
-  if (!file.empty()) {
-    std::string full = static_dir_ + "/" + file;
+  // Front-end packages come from npm (scripts/setup), never from the repository.
+  else if (path == "/vendor/hls.min.js") file = "node_modules/hls.js/dist/hls.min.js";
+  // The pipeline's HLS output: flat file names only.
+  else if (path.rfind("/hls/", 0) == 0 && path.find('/', 5) == std::string::npos && safe_relative_path(path.substr(5)))
+    full = config_.data_dir + "/hls/" + path.substr(5);
+  if (!file.empty()) full = static_dir_ + "/" + file;
+  if (!full.empty()) {
     if (!std::filesystem::is_regular_file(full)) {
       respond_json(txn, 404, error_body("not_found", "no such page"));
       return 0;
