@@ -325,6 +325,21 @@ SCENARIO("authentication, origins and headers", "[server]") {
     CHECK(http_get(port, "/assets/../../etc/passwd").status == 404);
     CHECK(http_get(port, "/nope").status == 404);
   }
+  SECTION("HLS files and hls.js are served with the right types") {
+    std::string dir = srv.data_dir() + "/hls";
+    REQUIRE(std::system(("mkdir -p " + dir + " && printf '#EXTM3U\\n' > " + dir + "/live.m3u8 && printf 'G' > " +
+                         dir + "/seg00001.ts").c_str()) == 0);
+    auto playlist = http_get(port, "/hls/live.m3u8");
+    CHECK(playlist.status == 200);
+    CHECK(header(playlist, "content-type") == "application/vnd.apple.mpegurl");
+    CHECK(header(playlist, "cache-control") == "no-cache");
+    CHECK(header(http_get(port, "/hls/seg00001.ts"), "content-type") == "video/mp2t");
+    CHECK(http_get(port, "/hls/../sabla.db").status == 404);
+    CHECK(http_get(port, "/hls/sub/x.ts").status == 404);
+    auto hls_js = http_get(port, "/vendor/hls.min.js");
+    CHECK(hls_js.status == 200);
+    CHECK(header(hls_js, "content-type").find("javascript") != std::string::npos);
+  }
   SECTION("connections per address are capped") {
     std::vector<std::unique_ptr<WsClient>> many;
     for (int i = 0; i < 6; ++i) many.push_back(viewer(port));
