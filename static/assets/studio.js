@@ -1,5 +1,6 @@
 // Studio page: login, review queue with keyboard moderation, settings,
-// recently approved list and counters. Protocol: docs/protocol.md,
+// recently approved list, counters, and the "On air" panel (what the overlay
+// shows, the rotation, lower third, ticker, theme, and a live preview). Protocol: docs/protocol.md,
 // subprotocol sabla.studio.v1. Items change only when the server says so
 // (`pending`, `updated`, `snapshot`), never optimistically.
 import { t, initI18n, onLangChange, fmtTime, fmtNumber, sessionTitle } from './i18n.js';
@@ -9,6 +10,10 @@ import { el, $, dirOf } from './dom.js';
 const APPROVED_LIMIT = 100;
 const OP_TIMEOUT_MS = 10000;
 const STATUSES = ['pending', 'approved', 'rejected', 'hidden'];
+const ON_AIR_ACTIONS = ['air', 'queue_air', 'clear', 'lower_third', 'ticker', 'theme'];
+const QUEUE_SECONDS_DEFAULT = 15;
+const THEME_PRESETS = ['default', 'light', 'dark'];
+const LT_FIELDS = ['name_ar', 'name_en', 'title_ar', 'title_en', 'session_ar', 'session_en'];
 
 const ui = {
   conn: $('#conn'),
@@ -42,6 +47,27 @@ const ui = {
   dialogInput: $('#prompt-input'),
   dialogError: $('#prompt-error'),
   dialogCancel: $('#prompt-cancel'),
+  onair: $('#onair'),
+  onairCount: $('#onair-count'),
+  onairClear: $('#onair-clear'),
+  onairReadonly: $('#onair-readonly'),
+  onairNotice: $('#onair-notice'),
+  onairNow: $('#onair-now'),
+  onairNowEmpty: $('#onair-now-empty'),
+  onairExtras: $('#onair-extras'),
+  rotation: $('#rotation'),
+  rotationEmpty: $('#rotation-empty'),
+  rotationUntil: $('#rotation-until'),
+  ltForm: $('#lt-form'),
+  ltClear: $('#lt-clear'),
+  tickerForm: $('#ticker-form'),
+  tickerInput: $('#ticker-input'),
+  tickerClear: $('#ticker-clear'),
+  themeForm: $('#theme-form'),
+  themePreset: $('#theme-preset'),
+  themePosition: $('#theme-position'),
+  themeFontSize: $('#theme-font-size'),
+  themeMaxLines: $('#theme-max-lines'),
   counters: {
     pending: $('#count-pending'),
     approved: $('#count-approved'),
@@ -71,6 +97,10 @@ const state = {
   notice: null, // {key, vars, code, until}
   settingsNotice: null,
   dialogOpen: false,
+  onair: null, // last overlay state {comments, lower_third, ticker, theme}
+  onairVersion: null,
+  rotation: { items: [], until: null },
+  onairNotice: null, // {key, vars, code, until}
 };
 
 // ---------- login ----------
@@ -206,7 +236,9 @@ function onMessage(msg) {
     case 'counters': renderCounters(); break;
     case 'ok': onOk(msg); break;
     case 'error': onOpError(msg); break;
-    default: break; // overlay and future messages
+    case 'overlay': onOverlay(msg); break;
+    case 'rotation': onRotation(msg); break;
+    default: break; // future messages
   }
 }
 
@@ -231,6 +263,8 @@ function onSnapshot(msg) {
   for (const c of msg.approved || []) { state.approved.set(c.id, c); state.statusOf.set(c.id, 'approved'); }
   if (msg.counters) Object.assign(state.counters, msg.counters);
   if (msg.settings) { state.settings = msg.settings; fillSettings(); }
+  if (msg.overlay) onOverlay(msg.overlay);
+  onRotation(msg.rotation || { items: [], until: null });
   state.selected = state.pending.has(keepSelected) ? keepSelected : null;
   state.haveSnapshot = true;
   renderConn();
@@ -238,6 +272,7 @@ function onSnapshot(msg) {
   renderCounters();
   renderQueue();
   renderApproved();
+  renderOnAirRole();
 }
 
 function onPending(c) {
@@ -302,20 +337,23 @@ function onViewer(v) {
 
 // ---------- actions ----------
 
-// Sends an action with a fresh `op` id; `id` is the comment it concerns (for the busy state).
-function sendOp(msg, id = msg.id ?? null) {
-  if (!state.haveSnapshot) { showNotice('op_offline', {}, 'offline'); return null; }
+// Sends an action with a fresh `op` id; `id` is the comment it concerns (for the
+// busy state); `button`, if given, stays disabled until the reply.
+function sendOp(msg, id = msg.id ?? null, button = null) {
+  const onAir = ON_AIR_ACTIONS.includes(msg.type);
+  const offline = () => (onAir ? showOnAirNotice('op_offline', {}, 'offline') : showNotice('op_offline', {}, 'offline'));
+  if (!state.haveSnapshot) { offline(); return null; }
   const op = `op-${Date.now().toString(36)}-${++state.opSeq}`;
-  if (!socket.send({ ...msg, op })) { showNotice('op_offline', {}, 'offline'); return null; }
-  const entry = { action: msg.type, id };
+  if (!socket.send({ ...msg, op })) { offline(); return null; }
+  const entry = { action: msg.type, id, button };
   entry.timer = setTimeout(() => {
     if (!state.ops.has(op)) return;
-    state.ops.delete(op);
-    setBusy(entry.id, false);
-    showNotice('op_timeout', {}, 'timeout');
+    finishOp(op);
+    if (onAir) showOnAirNotice('op_timeout', {}, 'timeout'); else showNotice('op_timeout', {}, 'timeout');
   }, OP_TIMEOUT_MS);
   state.ops.set(op, entry);
   setBusy(entry.id, true);
+  if (button) button.disabled = true;
   return op;
 }
 
@@ -325,6 +363,7 @@ function finishOp(op) {
   clearTimeout(entry.timer);
   state.ops.delete(op);
   setBusy(entry.id, false);
+  if (entry.button) entry.button.disabled = false;
   return entry;
 }
 
@@ -347,11 +386,18 @@ function setBusy(id, busy) {
 function onOk(msg) {
   const entry = finishOp(msg.op);
   if (entry && entry.action === 'settings') showSettingsNotice('settings_saved');
+  if (entry && ON_AIR_ACTIONS.includes(entry.action)) {
+    state.onairNotice = null;
+    renderOnAirNotice();
+    const form = { lower_third: ui.ltForm, ticker: ui.tickerForm, theme: ui.themeForm }[entry.action];
+    if (form) { delete form.dataset.dirty; renderOnAirForms(); }
+  }
 }
 
 function onOpError(msg) {
   const entry = finishOp(msg.op);
   const code = String(msg.code || 'unknown');
+  if (entry && ON_AIR_ACTIONS.includes(entry.action)) { onOnAirError(entry, code, msg.message); return; }
   const known = ['conflict', 'not_found', 'invalid', 'forbidden', 'busy'];
   const key = known.includes(code) ? `op_${code}` : 'op_unknown';
   const vars = { code, message: msg.message || code };
@@ -363,10 +409,29 @@ function onOpError(msg) {
   }
 }
 
-async function perform(action, id) {
+async function perform(action, id, node = null) {
   const c = state.pending.get(id) || state.approved.get(id);
   if (!c) return;
   switch (action) {
+    case 'air':
+      sendOp({ type: 'air', id, add: false });
+      break;
+    case 'add':
+      sendOp({ type: 'air', id, add: true });
+      break;
+    case 'queue': {
+      const box = node && node.querySelector('input.queue-seconds');
+      const raw = box ? box.value.trim() : String(QUEUE_SECONDS_DEFAULT);
+      const seconds = Number(raw === '' ? QUEUE_SECONDS_DEFAULT : raw);
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+        if (box) { box.setAttribute('aria-invalid', 'true'); box.focus(); }
+        showOnAirNotice('queue_bad_seconds', {}, 'invalid');
+        return;
+      }
+      if (box) box.removeAttribute('aria-invalid');
+      sendOp({ type: 'queue_air', id, seconds });
+      break;
+    }
     case 'approve':
       sendOp({ type: 'approve', id });
       break;
@@ -575,7 +640,15 @@ ui.queue.addEventListener('click', (ev) => {
 ui.approved.addEventListener('click', (ev) => {
   const btn = ev.target.closest('button[data-action]');
   const li = ev.target.closest('li[data-id]');
-  if (btn && li) perform(btn.dataset.action, Number(li.dataset.id));
+  if (btn && li) perform(btn.dataset.action, Number(li.dataset.id), li);
+});
+
+// Enter in a rotation-seconds box queues that comment.
+ui.approved.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Enter' || !ev.target.matches('input.queue-seconds')) return;
+  ev.preventDefault();
+  const li = ev.target.closest('li[data-id]');
+  if (li) perform('queue', Number(li.dataset.id), li);
 });
 
 // ---------- keyboard ----------
@@ -654,14 +727,26 @@ function renderApproved() {
     let node = state.approvedNodes.get(c.id);
     const key = renderKey(c);
     if (!node || node.dataset.rendered !== key) {
+      const oldSeconds = node?.querySelector('input.queue-seconds')?.value;
       const fresh = el('li', { class: 'comment approved-item', dataset: { id: c.id, status: 'approved', busy: 'false', rendered: key } },
+        el('span', { class: 'onair-tag', text: t('onair_badge') }),
         commentMeta(c),
         el('p', { class: 'comment-text', dir: dirOf(c.dir), lang: c.lang || null, text: c.text || '' }),
-        el('div', { class: 'actions' }, actionButton('hide', '')));
+        el('div', { class: 'actions onair-actions' },
+          onAirButton('air', true),
+          onAirButton('add', false),
+          el('span', { class: 'queue-group' },
+            el('input', { class: 'queue-seconds', type: 'number', min: '1', max: '3600', step: '1', inputmode: 'numeric', dir: 'ltr',
+              value: oldSeconds || String(QUEUE_SECONDS_DEFAULT), 'aria-label': t('queue_seconds_label'), title: t('queue_seconds_label') }),
+            el('span', { class: 'queue-unit', 'aria-hidden': 'true', text: t('queue_seconds') }),
+            onAirButton('queue', false)),
+          actionButton('hide', '')));
       if (node) node.replaceWith(fresh);
       node = fresh;
       state.approvedNodes.set(c.id, node);
+      setBusy(c.id, false);
     }
+    node.dataset.onair = onScreenIds().has(c.id) ? 'true' : 'false';
     const at = ui.approved.children[i];
     if (at !== node) ui.approved.insertBefore(node, at || null);
   });
@@ -735,6 +820,189 @@ ui.settingsForm.addEventListener('submit', (ev) => {
   });
 });
 
+// ---------- on air ----------
+
+function onAirButton(action, primary) {
+  return el('button', { class: `btn btn-small${primary ? ' btn-air' : ''}`, type: 'button', dataset: { action }, title: t(`action_${action}_title`) },
+    el('span', { class: 'action-label', text: t(`action_${action}`) }));
+}
+
+function onScreenIds() {
+  const list = state.onair && Array.isArray(state.onair.comments) ? state.onair.comments : [];
+  return new Set(list.map((c) => Number(c.id)));
+}
+
+// `overlay` message (or the snapshot's `overlay`): {type, state, version}.
+function onOverlay(msg) {
+  const s = msg && typeof msg.state === 'object' && msg.state ? msg.state : (msg && Array.isArray(msg.comments) ? msg : null);
+  if (!s) return;
+  state.onair = s;
+  state.onairVersion = msg.version ?? null;
+  renderOnAir();
+  renderOnAirForms();
+  const ids = onScreenIds();
+  for (const [id, node] of state.approvedNodes) node.dataset.onair = ids.has(id) ? 'true' : 'false';
+}
+
+// `rotation` message (or the snapshot's `rotation`): {items:[{id,author,text,seconds}], until}.
+function onRotation(msg) {
+  const items = msg && Array.isArray(msg.items) ? msg.items : [];
+  const until = msg && Number.isFinite(Number(msg.until)) && msg.until !== null ? Number(msg.until) : null;
+  state.rotation = { items, until };
+  renderRotation();
+}
+
+function sourceBadge(source) {
+  return typeof source === 'string' && source && source !== 'web'
+    ? el('span', { class: 'onair-source', text: t('onair_via', { source }) }) : null;
+}
+
+function onAirItem(c, extra = null) {
+  return el('li', { class: 'onair-item', dataset: { id: c.id } },
+    el('div', { class: 'comment-meta' },
+      el('bdi', { class: c.author ? 'comment-name' : 'comment-name is-anon', text: c.author || t('anonymous') }),
+      sourceBadge(c.source),
+      extra),
+    el('p', { class: 'comment-text', dir: dirOf(c.dir), text: c.text || '' }));
+}
+
+function renderOnAir() {
+  const s = state.onair || {};
+  const comments = Array.isArray(s.comments) ? s.comments : [];
+  ui.onair.dataset.count = String(comments.length);
+  ui.onairCount.dataset.count = String(comments.length);
+  ui.onairCount.textContent = comments.length ? t('onair_count', { n: fmtNumber(comments.length) }) : t('onair_count_none');
+  ui.onairNow.replaceChildren(...comments.map((c) => onAirItem(c)));
+  ui.onairNowEmpty.hidden = comments.length > 0;
+  const extras = [];
+  const lt = s.lower_third;
+  if (lt && typeof lt === 'object') {
+    const parts = [lt.name_ar, lt.title_ar, lt.name_en, lt.title_en].filter((v) => typeof v === 'string' && v.trim());
+    if (parts.length) {
+      const bits = parts.flatMap((p, i) => (i ? [' · ', el('bdi', { text: p })] : [el('bdi', { text: p })]));
+      extras.push(el('span', { class: 'onair-extra', dataset: { kind: 'lower-third' } }, t('onair_lower_third', { text: '' }), ...bits));
+    }
+  }
+  if (typeof s.ticker === 'string' && s.ticker.trim()) {
+    extras.push(el('span', { class: 'onair-extra', dataset: { kind: 'ticker' } }, t('onair_ticker', { text: '' }), el('bdi', { text: s.ticker })));
+  }
+  ui.onairExtras.replaceChildren(...extras);
+  ui.onairExtras.hidden = extras.length === 0;
+}
+
+function renderRotation() {
+  const { items } = state.rotation;
+  ui.rotation.replaceChildren(...items.map((c) => onAirItem(c,
+    el('span', { class: 'rotation-seconds', dir: 'auto', text: t('rotation_item_seconds', { s: fmtNumber(Number(c.seconds) || 0) }) }))));
+  ui.rotationEmpty.hidden = items.length > 0;
+  renderRotationUntil();
+}
+
+function renderRotationUntil() {
+  const { items, until } = state.rotation;
+  if (!until) { ui.rotationUntil.textContent = ''; return; }
+  const s = fmtNumber(Math.max(0, Math.ceil((until - Date.now()) / 1000)));
+  ui.rotationUntil.textContent = t(items.length ? 'rotation_next_in' : 'rotation_ends_in', { s });
+}
+
+// Fills the lower-third, ticker and theme forms from what is on air, unless the
+// producer is editing one (data-dirty) — then the form keeps their input.
+function renderOnAirForms() {
+  const s = state.onair;
+  if (!s) return;
+  if (!ui.ltForm.dataset.dirty && s.lower_third && typeof s.lower_third === 'object') {
+    for (const f of LT_FIELDS) ui.ltForm.elements[f].value = typeof s.lower_third[f] === 'string' ? s.lower_third[f] : '';
+  }
+  if (!ui.tickerForm.dataset.dirty && typeof s.ticker === 'string' && s.ticker) ui.tickerInput.value = s.ticker;
+  const th = s.theme && typeof s.theme === 'object' ? s.theme : null;
+  if (!ui.themeForm.dataset.dirty && th) {
+    ui.themePreset.value = THEME_PRESETS.includes(th.name) ? th.name : '';
+    ui.themePosition.value = ['bottom', 'top', 'side'].includes(th.position) ? th.position : 'bottom';
+    ui.themeFontSize.value = Number.isFinite(Number(th.font_size)) ? String(th.font_size) : '40';
+    ui.themeMaxLines.value = Number.isFinite(Number(th.max_lines)) ? String(th.max_lines) : '3';
+  }
+}
+
+function renderOnAirRole() {
+  const role = state.me && state.me.role;
+  ui.onairReadonly.hidden = !role || role === 'producer';
+  ui.onair.dataset.role = role || '';
+}
+
+function showOnAirNotice(key, vars = {}, code = null) {
+  state.onairNotice = { key, vars, code, until: Date.now() + 8000 };
+  renderOnAirNotice();
+}
+
+function renderOnAirNotice() {
+  const n = state.onairNotice;
+  if (!n || Date.now() > n.until) { state.onairNotice = null; ui.onairNotice.hidden = true; return; }
+  ui.onairNotice.hidden = false;
+  ui.onairNotice.dataset.kind = 'error';
+  if (n.code) ui.onairNotice.dataset.code = n.code; else delete ui.onairNotice.dataset.code;
+  ui.onairNotice.textContent = t(n.key, n.vars);
+}
+
+function onOnAirError(entry, code, message) {
+  const known = ['conflict', 'forbidden', 'not_found', 'invalid', 'busy'];
+  let key = known.includes(code) ? `onair_${code}` : 'onair_unknown';
+  if (code === 'conflict' && entry.action === 'queue_air' && /full/i.test(message || '')) key = 'rotation_full';
+  showOnAirNotice(key, { code, message: message || code }, code);
+  // Also next to the comment it was about, which may be far from the panel.
+  const node = entry.id !== null && entry.id !== undefined ? state.approvedNodes.get(entry.id) : null;
+  if (node) {
+    node.querySelector('.item-notice')?.remove();
+    const p = el('p', { class: 'notice item-notice', role: 'alert', dataset: { kind: 'error', code }, text: t(key, { code, message: message || code }) });
+    node.append(p);
+    setTimeout(() => p.remove(), 8000);
+  }
+}
+
+ui.onairClear.addEventListener('click', () => sendOp({ type: 'clear' }, null, ui.onairClear));
+
+for (const form of [ui.ltForm, ui.tickerForm, ui.themeForm]) {
+  form.addEventListener('input', () => { form.dataset.dirty = 'true'; });
+}
+
+ui.ltForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const msg = { type: 'lower_third' };
+  for (const f of LT_FIELDS) msg[f] = ui.ltForm.elements[f].value.trim();
+  if (LT_FIELDS.every((f) => !msg[f])) { showOnAirNotice('lt_empty', {}, 'empty'); return; }
+  sendOp(msg, null, ev.submitter || null);
+});
+ui.ltClear.addEventListener('click', () => sendOp({ type: 'lower_third', clear: true }, null, ui.ltClear));
+
+ui.tickerForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = ui.tickerInput.value.trim();
+  if (!text) { showOnAirNotice('ticker_empty', {}, 'empty'); ui.tickerInput.focus(); return; }
+  sendOp({ type: 'ticker', text }, null, ev.submitter || null);
+});
+ui.tickerClear.addEventListener('click', () => sendOp({ type: 'ticker', text: '' }, null, ui.tickerClear));
+
+function submitTheme() {
+  const fontSize = Number(ui.themeFontSize.value);
+  const maxLines = Number(ui.themeMaxLines.value);
+  if (!Number.isInteger(fontSize) || fontSize < 12 || fontSize > 160 || !Number.isInteger(maxLines) || maxLines < 1 || maxLines > 10) {
+    showOnAirNotice('theme_bad', {}, 'invalid');
+    return;
+  }
+  const msg = { type: 'theme', position: ui.themePosition.value, font_size: fontSize, max_lines: maxLines };
+  const current = state.onair && state.onair.theme ? state.onair.theme.name : null;
+  // A preset resets every theme field first; send it only when it changes.
+  if (ui.themePreset.value && ui.themePreset.value !== current) msg.preset = ui.themePreset.value;
+  // Enter in a number field fires both change and submit: send once.
+  const key = JSON.stringify(msg);
+  if (key === lastTheme.key && Date.now() - lastTheme.at < 1000) return;
+  lastTheme = { key, at: Date.now() };
+  sendOp(msg, null);
+}
+let lastTheme = { key: '', at: 0 };
+ui.themeForm.addEventListener('submit', (ev) => { ev.preventDefault(); submitTheme(); });
+// Selects and number fields apply at once (change fires on pick, Enter or leaving the field).
+ui.themeForm.addEventListener('change', () => { ui.themeForm.dataset.dirty = 'true'; submitTheme(); });
+
 // ---------- language and start ----------
 
 function rerenderAll() {
@@ -753,12 +1021,18 @@ function rerenderAll() {
   for (const node of state.approvedNodes.values()) node.dataset.rendered = '';
   renderApproved();
   renderSelection();
+  renderOnAir();
+  renderRotation();
+  renderOnAirNotice();
+  renderOnAirRole();
 }
 
 setInterval(() => {
   if (state.conn.state === 'waiting') renderConn();
   if (state.notice) renderNotice();
   if (state.settingsNotice) renderSettingsNotice();
+  if (state.onairNotice) renderOnAirNotice();
+  if (state.rotation.until) renderRotationUntil();
 }, 500);
 
 initI18n();
