@@ -1,11 +1,16 @@
-// The `sabla` command line: serve, user add, token create, --version.
+// The `sabla` command line: serve, user add, token create, overlay render,
+// --version.
 // Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 // Secrets are printed once on stdout and never passed to the logger.
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -21,10 +26,14 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "archive/export.h"
 #include "common/crypto.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "sabla/overlay/renderer.h"
+#include "sabla/overlay/state.h"
 #include "sabla/server.h"
+#include "store/archive_reader.h"
 #include "store/store.h"
 
 namespace sabla {
@@ -58,6 +67,13 @@ struct CredentialOptions {
   ConfigOptions common;
   std::string name;
   std::string role;
+};
+
+struct OverlayRenderOptions {
+  std::string state_file;
+  std::string out_file;
+  int width = 1920;
+  int height = 1080;
 };
 
 // ---- Logging ----
@@ -375,6 +391,35 @@ int token_create(const CredentialOptions& options) {
   return 0;
 }
 
+// ---- overlay render ----
+
+// Draws a State JSON (the form to_json writes) with the same renderer the
+// pipeline burns in, for comparing the browser overlay page with it.
+int overlay_render(const OverlayRenderOptions& options) {
+  std::ifstream in(options.state_file, std::ios::binary);
+  if (!in) {
+    std::cerr << "error: cannot read " << options.state_file << "\n";
+    return kUsageError;
+  }
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    std::cerr << "error: " << options.state_file << " is not valid JSON\n";
+    return kUsageError;
+  }
+  overlay::State state;
+  std::string error;
+  if (!overlay::from_json(j, &state, &error)) {
+    std::cerr << "error: invalid state in " << options.state_file << ": " << error << "\n";
+    return kUsageError;
+  }
+  overlay::Renderer renderer(options.width, options.height);
+  if (!overlay::write_png(renderer.render(state), options.out_file)) {
+    std::cerr << "error: cannot write " << options.out_file << "\n";
+    return kFailure;
+  }
+  return 0;
+}
+
 void add_config_options(CLI::App& command, ConfigOptions& options) {
   command.add_option("--config", options.config_file, "TOML configuration file");
   options.data = command.add_option("--data", options.data_dir, "Data directory (holds sabla.db)");
@@ -384,6 +429,208 @@ void add_credential_options(CLI::App& command, CredentialOptions& options, const
   command.add_option("name", options.name, name_help)->required();
   command.add_option("--role", options.role, "moderator, producer or archivist")->required();
   add_config_options(command, options.common);
+}
+
+// ---- export / archive prune ----
+// Both work on the database file directly (read-only for export, short
+// write transactions for prune), so they run beside a server on the same
+// data directory.
+
+struct ExportOptions {
+  ConfigOptions common;
+  int64_t session_id = 0;
+  std::string format;
+  std::string out_file;
+  std::string verify_file;
+  CLI::Option* session_opt = nullptr;
+  CLI::Option* format_opt = nullptr;
+};
+
+struct PruneOptions {
+  ConfigOptions common;
+  std::string older_than;
+};
+
+// Config for commands that only read or trim an existing database: no data
+// directory is created, and a missing database is an error, not a new file.
+std::optional<Config> existing_db_config(const ConfigOptions& options, int* exit_code) {
+  std::optional<Config> config = base_config(options, exit_code);
+  if (!config) return std::nullopt;
+  if (Status s = validate(*config); !s) {
+    *exit_code = config_failure(s);
+    return std::nullopt;
+  }
+  setup_logging(*config);  // logs go to stderr, keeping stdout for the export
+  std::error_code ec;
+  if (!std::filesystem::exists(config->db_path(), ec)) {
+    std::cerr << "error: no database at " << config->db_path() << "\n";
+    *exit_code = kFailure;
+    return std::nullopt;
+  }
+  return config;
+}
+
+int verify_audit_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "error: cannot read " << path << "\n";
+    return kFailure;
+  }
+  archive::AuditCheck check;
+  const Status s = archive::verify_audit(in, &check);
+  if (!s) {
+    std::cout << "bad: " << s.message() << std::endl;
+    return kFailure;
+  }
+  std::cout << "ok: " << check.lines << " lines" << std::endl;
+  return 0;
+}
+
+int export_session(const ExportOptions& options) {
+  if (!options.verify_file.empty()) return verify_audit_file(options.verify_file);
+  if (options.session_opt->count() == 0 || options.format_opt->count() == 0) {
+    std::cerr << "error: export needs --session and --format (or --verify FILE)\n";
+    return kUsageError;
+  }
+  const std::optional<archive::Format> format = archive::parse_format(options.format);
+  if (!format) {
+    std::cerr << "error: unknown format '" << options.format
+              << "': use csv, json, ndjson, vtt, srt, chat-vtt or audit\n";
+    return kUsageError;
+  }
+  int exit_code = 0;
+  std::optional<Config> config = existing_db_config(options.common, &exit_code);
+  if (!config) return exit_code;
+
+  auto exporter = archive::Exporter::open(config->db_path(), options.session_id, *format);
+  if (!exporter) {
+    std::cerr << "error: " << exporter.status().message() << "\n";
+    return kFailure;
+  }
+
+  // --out goes through a temporary file renamed at the end, so FILE is
+  // either a complete export or absent, never a silently truncated one.
+  const bool to_stdout = options.out_file.empty() || options.out_file == "-";
+  const std::string partial = options.out_file + ".partial";
+  std::FILE* out = to_stdout ? stdout : std::fopen(partial.c_str(), "wb");
+  if (!out) {
+    std::cerr << "error: cannot write " << partial << ": " << std::strerror(errno) << "\n";
+    return kFailure;
+  }
+  std::string chunk;
+  bool write_ok = true;
+  while (write_ok && (*exporter)->next(&chunk)) {
+    // fwrite: bytes as they are (BOM, CRLF), no locale or text-mode changes.
+    write_ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
+    chunk.clear();
+  }
+  write_ok = std::fflush(out) == 0 && write_ok;
+  if (!to_stdout) write_ok = std::fclose(out) == 0 && write_ok;
+  const Status status = (*exporter)->status();
+  if (!write_ok || !status) {
+    if (!write_ok) {
+      std::cerr << "error: writing the export failed: " << std::strerror(errno) << "\n";
+    } else {
+      std::cerr << "error: export failed: " << status.message() << "\n";
+    }
+    if (!to_stdout) std::remove(partial.c_str());
+    return kFailure;
+  }
+  if (!to_stdout) {
+    std::error_code ec;
+    std::filesystem::rename(partial, options.out_file, ec);
+    if (ec) {
+      std::cerr << "error: cannot move " << partial << " to " << options.out_file << ": " << ec.message() << "\n";
+      std::remove(partial.c_str());
+      return kFailure;
+    }
+  }
+  return 0;
+}
+
+// "365d", "12h", "30m", "45s" -> milliseconds; nullopt if malformed or zero.
+std::optional<int64_t> parse_duration_ms(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 'd': unit = 86400000; break;
+    case 'h': unit = 3600000; break;
+    case 'm': unit = 60000; break;
+    case 's': unit = 1000; break;
+    default: return std::nullopt;
+  }
+  int64_t value = 0;
+  for (const char ch : text.substr(0, text.size() - 1)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    value = value * 10 + (ch - '0');
+    if (value > 1000000000) return std::nullopt;  // keeps value * unit far from overflow
+  }
+  if (value == 0) return std::nullopt;
+  return value * unit;
+}
+
+int archive_prune(const PruneOptions& options) {
+  const std::optional<int64_t> age = parse_duration_ms(options.older_than);
+  if (!age) {
+    std::cerr << "error: invalid --older-than '" << options.older_than
+              << "': use a positive number with d, h, m or s (e.g. 365d)\n";
+    return kUsageError;
+  }
+  int exit_code = 0;
+  std::optional<Config> config = existing_db_config(options.common, &exit_code);
+  if (!config) return exit_code;
+
+  const int64_t now = SystemClock().now_ms();
+  const int64_t cutoff = now - *age;
+  auto reports = store::prune_ended_sessions(config->db_path(), cutoff, now, "cli");
+  if (!reports) {
+    std::cerr << "error: prune failed: " << reports.status().message() << "\n";
+    return kFailure;
+  }
+  for (const store::PruneReport& r : *reports) {
+    const std::string& title = r.title_en.empty() ? r.title_ar : r.title_en;
+    std::cout << "session " << r.session_id << " (" << title << ", ended " << archive::iso8601_utc(r.ended_at_ms)
+              << "): removed " << r.comments << " comments, " << r.votes << " votes, " << r.moderation_events
+              << " moderation events, " << r.on_air_events << " on-air events\n";
+  }
+  std::cout << "pruned " << reports->size() << " session(s) ended before " << archive::iso8601_utc(cutoff)
+            << std::endl;
+  return 0;
+}
+
+struct ArchiveCommands {
+  ExportOptions export_options;
+  PruneOptions prune_options;
+  CLI::App* export_cmd = nullptr;
+  CLI::App* prune_cmd = nullptr;
+};
+
+void add_archive_commands(CLI::App& app, ArchiveCommands& cmds) {
+  ExportOptions& ex = cmds.export_options;
+  cmds.export_cmd = app.add_subcommand("export", "Export a session's record, or verify an audit export");
+  ex.session_opt = cmds.export_cmd->add_option("--session", ex.session_id, "Session id");
+  ex.format_opt =
+      cmds.export_cmd->add_option("--format", ex.format, "csv, json, ndjson, vtt, srt, chat-vtt or audit");
+  CLI::Option* out_opt = cmds.export_cmd->add_option("--out", ex.out_file, "File to write (default: stdout)");
+  CLI::Option* verify_opt =
+      cmds.export_cmd->add_option("--verify", ex.verify_file, "Check the hash chain of an audit export");
+  verify_opt->excludes(ex.session_opt)->excludes(ex.format_opt)->excludes(out_opt);
+  add_config_options(*cmds.export_cmd, ex.common);
+
+  CLI::App* archive_cmd = app.add_subcommand("archive", "Archive maintenance");
+  archive_cmd->require_subcommand(1);
+  cmds.prune_cmd = archive_cmd->add_subcommand(
+      "prune", "Delete comments, votes and logs of sessions that ended before a cut-off");
+  cmds.prune_cmd->add_option("--older-than", cmds.prune_options.older_than, "Age, e.g. 365d, 12h")->required();
+  add_config_options(*cmds.prune_cmd, cmds.prune_options.common);
+}
+
+int run_archive_command(const ArchiveCommands& cmds, bool* handled) {
+  *handled = true;
+  if (cmds.export_cmd->parsed()) return export_session(cmds.export_options);
+  if (cmds.prune_cmd->parsed()) return archive_prune(cmds.prune_options);
+  *handled = false;
+  return 0;
 }
 
 int run(int argc, char** argv) {
@@ -419,6 +666,22 @@ int run(int argc, char** argv) {
   CLI::App* token_create_cmd = token_cmd->add_subcommand("create", "Create an API token and print it once");
   add_credential_options(*token_create_cmd, token_options, "Token name");
 
+  CLI::App* overlay_cmd = app.add_subcommand("overlay", "Overlay tools");
+  overlay_cmd->require_subcommand(1);
+  OverlayRenderOptions render_options;
+  CLI::App* overlay_render_cmd =
+      overlay_cmd->add_subcommand("render", "Render an on-air state JSON to a PNG, as burned into the video");
+  overlay_render_cmd->add_option("--state", render_options.state_file, "State JSON (as the server sends it)")
+      ->required();
+  overlay_render_cmd->add_option("--out", render_options.out_file, "PNG file to write")->required();
+  overlay_render_cmd->add_option("--width", render_options.width, "Width in pixels (default 1920)")
+      ->check(CLI::Range(16, 7680));
+  overlay_render_cmd->add_option("--height", render_options.height, "Height in pixels (default 1080)")
+      ->check(CLI::Range(16, 4320));
+
+  ArchiveCommands archive_commands;
+  add_archive_commands(app, archive_commands);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -430,6 +693,10 @@ int run(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(serve_options);
   if (user_add_cmd->parsed()) return user_add(user_options);
   if (token_create_cmd->parsed()) return token_create(token_options);
+  if (overlay_render_cmd->parsed()) return overlay_render(render_options);
+  bool archive_handled = false;
+  const int archive_rc = run_archive_command(archive_commands, &archive_handled);
+  if (archive_handled) return archive_rc;
   std::cerr << app.help();
   return kUsageError;
 }

@@ -163,12 +163,27 @@ CREATE TABLE on_air_events (
 CREATE INDEX on_air_events_by_session ON on_air_events (session_id, at_ms);
 )sql";
 
+// Version 3. Indexes for the archive exports (store/archive_reader.cpp):
+//  - per-comment lookups of the last decision and the first airing, so an
+//    export page resolves them with index seeks instead of scans;
+//  - time-ordered walks of a session's comments and moderation events, so
+//    the NDJSON merge can page by (time, id) without sorting a whole session.
+// The rowid is implicitly the last column of each index, which makes the
+// (time, id) keyset pagination an index range scan.
+constexpr std::string_view kArchiveIndexes = R"sql(
+CREATE INDEX moderation_events_comment ON moderation_events (comment_id, id);
+CREATE INDEX moderation_events_session_time ON moderation_events (session_id, at_ms);
+CREATE INDEX on_air_events_comment ON on_air_events (comment_id, kind, at_ms);
+CREATE INDEX comments_session_time ON comments (session_id, received_at_ms);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {"0001_initial", kInitial},
       {"0002_on_air_events", kOnAirEvents},
+      {"0003_archive_indexes", kArchiveIndexes},
   };
   return list;
 }

@@ -1,0 +1,609 @@
+#include "store/archive_reader.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace sabla::store {
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr int64_t kMinKey = std::numeric_limits<int64_t>::min();
+
+Status sql_error(sqlite3* db, int rc, const std::string& what) {
+  const int base = rc & 0xff;
+  std::string code = (base == SQLITE_BUSY || base == SQLITE_LOCKED) ? "busy" : "io";
+  return Status::error(std::move(code), what + ": sqlite: " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+std::string column_text(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  if (!p) return {};
+  // column_bytes after column_text: the length of the UTF-8 form, so text
+  // holding NUL bytes comes through whole.
+  return std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col)));
+}
+
+std::optional<int64_t> column_opt(sqlite3_stmt* st, int col) {
+  if (sqlite3_column_type(st, col) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(st, col);
+}
+
+// A prepared statement owned by one cursor, reset after every page so it
+// never keeps a read transaction open between pages.
+class Prepared {
+ public:
+  Prepared(sqlite3* db, const char* sql) : db_(db) {
+    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+    if (rc != SQLITE_OK) {
+      status_ = sql_error(db, rc, "prepare");
+      stmt_ = nullptr;
+    }
+  }
+  ~Prepared() { sqlite3_finalize(stmt_); }
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  sqlite3_stmt* get() const { return stmt_; }
+  const Status& status() const { return status_; }
+  Status bind(int index, int64_t value) {
+    const int rc = sqlite3_bind_int64(stmt_, index, value);
+    return rc == SQLITE_OK ? Status::ok() : sql_error(db_, rc, "bind");
+  }
+  // Steps; true on a row, false at the end or on error (*error set).
+  bool step(Status* error) {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) *error = sql_error(db_, rc, "query");
+    return false;
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  Status status_;
+};
+
+// Shared page loop: ?1 session, ?2 last id, ?3 limit, ?4 last time (only in
+// the by-time statements; unused parameters are left NULL).
+template <class Row, class ReadRow, class KeyOf>
+Status fetch_page(Prepared& st, int64_t session_id, int64_t* last_id, int64_t* last_time, bool by_time,
+                  size_t limit, std::vector<Row>* page, ReadRow read_row, KeyOf key_of) {
+  if (!st.status()) return st.status();
+  Status s = st.bind(1, session_id);
+  if (s) s = st.bind(2, *last_id);
+  if (s) s = st.bind(3, static_cast<int64_t>(limit));
+  if (s && by_time) s = st.bind(4, *last_time);
+  Status error;
+  if (s) {
+    while (st.step(&error)) {
+      page->push_back(read_row(st.get()));
+      const auto [time, id] = key_of(page->back());
+      *last_time = time;
+      *last_id = id;
+    }
+  }
+  st.reset();
+  if (!s) return s;
+  return error;
+}
+
+// ---- comments ----
+
+// The decision is the newest approve/reject/hide (or the automatic
+// auto_approve/filter_reject) event of the comment; 'edit' and 'filter_hold'
+// change no status. Both derived values are index seeks per row inside the
+// one page query (moderation_events_comment, on_air_events_comment), not a
+// query per row.
+#define ARCHIVE_COMMENT_SELECT                                                                            \
+  "SELECT c.id, c.session_id, c.viewer_id, c.display_name, c.text, c.lang, c.direction, c.source, "      \
+  "c.client_id, c.external_id, c.received_at_ms, c.stream_offset_ms, c.status, c.votes, "                \
+  "d.id, d.actor, d.at_ms, d.action, d.reason, fa.at_ms, fa.stream_offset_ms, "                          \
+  "(SELECT e.before_text FROM moderation_events e WHERE e.comment_id = c.id AND e.action = 'edit' "      \
+  "  ORDER BY e.id LIMIT 1) "                                                                            \
+  "FROM comments c "                                                                                     \
+  "LEFT JOIN moderation_events d ON d.id = (SELECT m.id FROM moderation_events m "                       \
+  "  WHERE m.comment_id = c.id AND m.action IN ('approve', 'reject', 'hide', 'auto_approve', "           \
+  "  'filter_reject') ORDER BY m.id DESC LIMIT 1) "                                                       \
+  "LEFT JOIN on_air_events fa ON fa.id = (SELECT o.id FROM on_air_events o "                             \
+  "  WHERE o.comment_id = c.id AND o.kind = 'aired' ORDER BY o.at_ms, o.id LIMIT 1) "
+
+ArchiveComment read_archive_comment(sqlite3_stmt* st) {
+  ArchiveComment a;
+  CommentRow& r = a.row;
+  r.id = sqlite3_column_int64(st, 0);
+  r.session_id = sqlite3_column_int64(st, 1);
+  r.viewer_id = column_opt(st, 2);
+  r.display_name = column_text(st, 3);
+  r.text = column_text(st, 4);
+  r.lang = column_text(st, 5);
+  r.direction = column_text(st, 6);
+  r.source = column_text(st, 7);
+  r.client_id = column_text(st, 8);
+  r.external_id = column_text(st, 9);
+  r.received_at_ms = sqlite3_column_int64(st, 10);
+  r.stream_offset_ms = column_opt(st, 11);
+  r.status = parse_comment_status(column_text(st, 12)).value_or(CommentStatus::pending);
+  r.votes = sqlite3_column_int64(st, 13);
+  a.decision_event_id = column_opt(st, 14);
+  if (a.decision_event_id) {
+    a.decided_by = column_text(st, 15);
+    a.decided_at_ms = column_opt(st, 16);
+    a.decision_action = column_text(st, 17);
+    a.reason = column_text(st, 18);
+  }
+  a.first_aired_at_ms = column_opt(st, 19);
+  a.first_aired_offset_ms = column_opt(st, 20);
+  if (sqlite3_column_type(st, 21) != SQLITE_NULL) a.original_text = column_text(st, 21);
+  return a;
+}
+
+class CommentCursor final : public ArchiveCursor<ArchiveComment> {
+ public:
+  CommentCursor(sqlite3* db, int64_t session_id, ArchiveOrder order, size_t page_rows)
+      : ArchiveCursor(page_rows),
+        by_time_(order == ArchiveOrder::by_time),
+        session_id_(session_id),
+        st_(db, by_time_ ? ARCHIVE_COMMENT_SELECT
+                    "WHERE c.session_id = ?1 AND (c.received_at_ms, c.id) > (?4, ?2) "
+                    "ORDER BY c.received_at_ms, c.id LIMIT ?3"
+                         : ARCHIVE_COMMENT_SELECT
+                    "WHERE c.session_id = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3") {}
+
+ protected:
+  Status fetch(std::vector<ArchiveComment>* page) override {
+    return fetch_page(st_, session_id_, &last_id_, &last_time_, by_time_, page_size_, page, read_archive_comment,
+                      [](const ArchiveComment& a) { return std::pair(a.row.received_at_ms, a.row.id); });
+  }
+
+ private:
+  bool by_time_;
+  int64_t session_id_;
+  int64_t last_id_ = kMinKey;
+  int64_t last_time_ = kMinKey;
+  Prepared st_;
+};
+
+// ---- moderation events ----
+
+#define ARCHIVE_EVENT_SELECT \
+  "SELECT id, session_id, comment_id, viewer_id, action, actor, reason, before_text, after_text, at_ms " \
+  "FROM moderation_events "
+
+ModerationEvent read_moderation_event(sqlite3_stmt* st) {
+  ModerationEvent e;
+  e.id = sqlite3_column_int64(st, 0);
+  e.session_id = column_opt(st, 1);
+  e.comment_id = column_opt(st, 2);
+  e.viewer_id = column_opt(st, 3);
+  e.action = column_text(st, 4);
+  e.actor = column_text(st, 5);
+  e.reason = column_text(st, 6);
+  e.before_text = column_text(st, 7);
+  e.after_text = column_text(st, 8);
+  e.at_ms = sqlite3_column_int64(st, 9);
+  return e;
+}
+
+class EventCursor final : public ArchiveCursor<ModerationEvent> {
+ public:
+  EventCursor(sqlite3* db, int64_t session_id, ArchiveOrder order, size_t page_rows)
+      : ArchiveCursor(page_rows),
+        by_time_(order == ArchiveOrder::by_time),
+        session_id_(session_id),
+        st_(db, by_time_ ? ARCHIVE_EVENT_SELECT
+                    "WHERE session_id = ?1 AND (at_ms, id) > (?4, ?2) ORDER BY at_ms, id LIMIT ?3"
+                         : ARCHIVE_EVENT_SELECT "WHERE session_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3") {}
+
+ protected:
+  Status fetch(std::vector<ModerationEvent>* page) override {
+    return fetch_page(st_, session_id_, &last_id_, &last_time_, by_time_, page_size_, page, read_moderation_event,
+                      [](const ModerationEvent& e) { return std::pair(e.at_ms, e.id); });
+  }
+
+ private:
+  bool by_time_;
+  int64_t session_id_;
+  int64_t last_id_ = kMinKey;
+  int64_t last_time_ = kMinKey;
+  Prepared st_;
+};
+
+// ---- on-air events ----
+
+ArchiveOnAirEvent read_on_air_event(sqlite3_stmt* st) {
+  ArchiveOnAirEvent a;
+  OnAirEventRow& r = a.row;
+  r.id = sqlite3_column_int64(st, 0);
+  r.session_id = column_opt(st, 1);
+  r.at_ms = sqlite3_column_int64(st, 2);
+  r.stream_offset_ms = column_opt(st, 3);
+  r.kind = column_text(st, 4);
+  r.comment_id = column_opt(st, 5);
+  r.actor = column_text(st, 6);
+  r.detail = column_text(st, 7);
+  a.has_comment = sqlite3_column_type(st, 8) != SQLITE_NULL;
+  a.author = column_text(st, 9);
+  a.text = column_text(st, 10);
+  a.direction = column_text(st, 11);
+  return a;
+}
+
+class OnAirCursor final : public ArchiveCursor<ArchiveOnAirEvent> {
+ public:
+  OnAirCursor(sqlite3* db, int64_t session_id, size_t page_rows)
+      : ArchiveCursor(page_rows),
+        session_id_(session_id),
+        st_(db,
+            "SELECT o.id, o.session_id, o.at_ms, o.stream_offset_ms, o.kind, o.comment_id, o.actor, o.detail, "
+            "c.id, c.display_name, c.text, c.direction "
+            "FROM on_air_events o LEFT JOIN comments c ON c.id = o.comment_id "
+            "WHERE o.session_id = ?1 AND (o.at_ms, o.id) > (?4, ?2) ORDER BY o.at_ms, o.id LIMIT ?3") {}
+
+ protected:
+  Status fetch(std::vector<ArchiveOnAirEvent>* page) override {
+    return fetch_page(st_, session_id_, &last_id_, &last_time_, true, page_size_, page, read_on_air_event,
+                      [](const ArchiveOnAirEvent& a) { return std::pair(a.row.at_ms, a.row.id); });
+  }
+
+ private:
+  int64_t session_id_;
+  int64_t last_id_ = kMinKey;
+  int64_t last_time_ = kMinKey;
+  Prepared st_;
+};
+
+#undef ARCHIVE_COMMENT_SELECT
+#undef ARCHIVE_EVENT_SELECT
+
+Status open_connection(const std::string& path, int flags, sqlite3** out) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = Status::error(rc == SQLITE_CANTOPEN ? "not_found" : "io",
+                             "cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close_v2(db);
+    return s;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  // A server on the same file checkpoints and commits; wait for those
+  // instead of failing at the first SQLITE_BUSY.
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  *out = db;
+  return Status::ok();
+}
+
+Status exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::ok();
+  std::string message = err ? err : sqlite3_errstr(rc);
+  sqlite3_free(err);
+  const int base = rc & 0xff;
+  return Status::error(base == SQLITE_BUSY || base == SQLITE_LOCKED ? "busy" : "io", "sqlite: " + message);
+}
+
+}  // namespace
+
+// ---- ArchiveReader ----
+
+Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::string& db_path) {
+  try {
+    sqlite3* db = nullptr;
+    if (Status s = open_connection(db_path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, &db); !s) return s;
+    std::unique_ptr<ArchiveReader> reader(new ArchiveReader());
+    reader->db_ = db;
+    // A file that is not a Sabla database (or not a database at all) fails
+    // here with a clear message rather than at the first export query.
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sessions LIMIT 1", -1, &st, nullptr);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    Status s = rc == SQLITE_OK ? Status::ok() : sql_error(db, rc, "not a sabla database (" + db_path + ")");
+    sqlite3_finalize(st);
+    if (!s) return s;
+    return reader;
+  } catch (const std::exception& e) {
+    return Status::error("internal", e.what());
+  }
+}
+
+ArchiveReader::~ArchiveReader() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Result<std::optional<SessionRow>> ArchiveReader::session(int64_t id) {
+  try {
+    Prepared st(db_,
+                "SELECT id, title_ar, title_en, status, created_at_ms, live_at_ms, ended_at_ms FROM sessions "
+                "WHERE id = ?1");
+    if (!st.status()) return st.status();
+    if (Status s = st.bind(1, id); !s) return s;
+    Status error;
+    std::optional<SessionRow> out;
+    if (st.step(&error)) {
+      SessionRow r;
+      r.id = sqlite3_column_int64(st.get(), 0);
+      r.title_ar = column_text(st.get(), 1);
+      r.title_en = column_text(st.get(), 2);
+      r.status = column_text(st.get(), 3);
+      r.created_at_ms = sqlite3_column_int64(st.get(), 4);
+      r.live_at_ms = column_opt(st.get(), 5);
+      r.ended_at_ms = column_opt(st.get(), 6);
+      out = std::move(r);
+    }
+    st.reset();
+    if (!error) return error;
+    return out;
+  } catch (const std::exception& e) {
+    return Status::error("internal", e.what());
+  }
+}
+
+std::unique_ptr<ArchiveCursor<ArchiveComment>> ArchiveReader::comments(int64_t session_id, ArchiveOrder order,
+                                                                       size_t page_rows) {
+  try {
+    return std::make_unique<CommentCursor>(db_, session_id, order, page_rows);
+  } catch (...) {
+    return nullptr;  // out of memory; documented in the header
+  }
+}
+
+std::unique_ptr<ArchiveCursor<ModerationEvent>> ArchiveReader::moderation_events(int64_t session_id,
+                                                                                 ArchiveOrder order,
+                                                                                 size_t page_rows) {
+  try {
+    return std::make_unique<EventCursor>(db_, session_id, order, page_rows);
+  } catch (...) {
+    return nullptr;  // out of memory; documented in the header
+  }
+}
+
+std::unique_ptr<ArchiveCursor<ArchiveOnAirEvent>> ArchiveReader::on_air_events(int64_t session_id,
+                                                                               size_t page_rows) {
+  try {
+    return std::make_unique<OnAirCursor>(db_, session_id, page_rows);
+  } catch (...) {
+    return nullptr;  // out of memory; documented in the header
+  }
+}
+
+// ---- Retention ----
+
+namespace {
+
+// Owns a read-write connection for prune; rolls back on scope exit if a
+// transaction is still open (an error path).
+class WriteConnection {
+ public:
+  ~WriteConnection() {
+    if (db_) {
+      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_close_v2(db_);
+    }
+  }
+  sqlite3** slot() { return &db_; }
+  sqlite3* get() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Runs one statement with int64 parameters; returns sqlite3_changes() (or
+// the first column of the first row when `want_value`).
+Result<int64_t> run(sqlite3* db, const char* sql, std::initializer_list<int64_t> params, bool want_value = false) {
+  Prepared st(db, sql);
+  if (!st.status()) return st.status();
+  int i = 0;
+  for (int64_t p : params) {
+    if (Status s = st.bind(++i, p); !s) return s;
+  }
+  Status error;
+  int64_t value = 0;
+  while (st.step(&error)) {
+    if (want_value && sqlite3_column_type(st.get(), 0) != SQLITE_NULL) value = sqlite3_column_int64(st.get(), 0);
+  }
+  st.reset();
+  if (!error) return error;
+  return want_value ? value : static_cast<int64_t>(sqlite3_changes(db));
+}
+
+struct PruneCounts {
+  int64_t comments = 0;
+  int64_t votes = 0;
+  int64_t moderation_events = 0;
+  int64_t on_air_events = 0;
+  bool empty() const { return comments == 0 && votes == 0 && moderation_events == 0 && on_air_events == 0; }
+};
+
+Result<PruneCounts> count_session(sqlite3* db, int64_t session_id) {
+  PruneCounts c;
+  auto n = run(db, "SELECT count(*) FROM comments WHERE session_id = ?1", {session_id}, true);
+  if (!n) return n.status();
+  c.comments = *n;
+  n = run(db,
+          "SELECT count(*) FROM votes WHERE comment_id IN (SELECT id FROM comments WHERE session_id = ?1)",
+          {session_id}, true);
+  if (!n) return n.status();
+  c.votes = *n;
+  n = run(db, "SELECT count(*) FROM moderation_events WHERE session_id = ?1 AND action != 'prune'", {session_id},
+          true);
+  if (!n) return n.status();
+  c.moderation_events = *n;
+  n = run(db, "SELECT count(*) FROM on_air_events WHERE session_id = ?1", {session_id}, true);
+  if (!n) return n.status();
+  c.on_air_events = *n;
+  return c;
+}
+
+Status record_prune(sqlite3* db, int64_t session_id, const PruneCounts& planned, int64_t cutoff_ms,
+                    int64_t now_ms, const std::string& actor) {
+  nlohmann::ordered_json detail = {{"comments", planned.comments},
+                                   {"votes", planned.votes},
+                                   {"moderation_events", planned.moderation_events},
+                                   {"on_air_events", planned.on_air_events},
+                                   {"cutoff_ms", cutoff_ms}};
+  const std::string after = detail.dump();
+  const std::string reason = "retention: session ended before the cut-off";
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db,
+                              "INSERT INTO moderation_events (session_id, action, actor, reason, after_text, at_ms) "
+                              "VALUES (?1, 'prune', ?2, ?3, ?4, ?5)",
+                              -1, &st, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, session_id);
+    sqlite3_bind_text(st, 2, actor.c_str(), static_cast<int>(actor.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, reason.c_str(), static_cast<int>(reason.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, after.c_str(), static_cast<int>(after.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, now_ms);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  Status s = rc == SQLITE_OK ? Status::ok() : sql_error(db, rc, "record prune");
+  sqlite3_finalize(st);
+  return s;
+}
+
+// One short write transaction: up to `batch` comments (with their votes and
+// any audit/on-air rows pointing at them), then up to `batch` of the
+// session's remaining audit and on-air rows. Adds what it deleted to *done;
+// returns whether anything was deleted.
+Result<bool> prune_batch(sqlite3* db, int64_t session_id, int64_t batch, int64_t* last_comment_id,
+                         PruneCounts* done) {
+  auto hi = run(db,
+                "SELECT coalesce(max(id), ?2) FROM (SELECT id FROM comments WHERE session_id = ?1 AND id > ?2 "
+                "ORDER BY id LIMIT ?3)",
+                {session_id, *last_comment_id, batch}, true);
+  if (!hi) return hi.status();
+  bool any = false;
+  if (*hi > *last_comment_id) {
+    const int64_t lo = *last_comment_id;
+    // Children first: votes reference comments (foreign key).
+    auto n = run(db,
+                 "DELETE FROM votes WHERE comment_id IN (SELECT id FROM comments WHERE session_id = ?1 "
+                 "AND id > ?2 AND id <= ?3)",
+                 {session_id, lo, *hi});
+    if (!n) return n.status();
+    done->votes += *n;
+    n = run(db,
+            "DELETE FROM moderation_events WHERE action != 'prune' AND comment_id IN (SELECT id FROM comments "
+            "WHERE session_id = ?1 AND id > ?2 AND id <= ?3)",
+            {session_id, lo, *hi});
+    if (!n) return n.status();
+    done->moderation_events += *n;
+    n = run(db,
+            "DELETE FROM on_air_events WHERE comment_id IN (SELECT id FROM comments WHERE session_id = ?1 "
+            "AND id > ?2 AND id <= ?3)",
+            {session_id, lo, *hi});
+    if (!n) return n.status();
+    done->on_air_events += *n;
+    n = run(db, "DELETE FROM comments WHERE session_id = ?1 AND id > ?2 AND id <= ?3", {session_id, lo, *hi});
+    if (!n) return n.status();
+    done->comments += *n;
+    *last_comment_id = *hi;
+    any = true;
+  }
+  auto n = run(db,
+               "DELETE FROM moderation_events WHERE id IN (SELECT id FROM moderation_events WHERE session_id = ?1 "
+               "AND action != 'prune' ORDER BY id LIMIT ?2)",
+               {session_id, batch});
+  if (!n) return n.status();
+  done->moderation_events += *n;
+  any = any || *n > 0;
+  n = run(db,
+          "DELETE FROM on_air_events WHERE id IN (SELECT id FROM on_air_events WHERE session_id = ?1 "
+          "ORDER BY id LIMIT ?2)",
+          {session_id, batch});
+  if (!n) return n.status();
+  done->on_air_events += *n;
+  any = any || *n > 0;
+  return any;
+}
+
+Result<std::vector<PruneReport>> prune_impl(const std::string& db_path, int64_t cutoff_ms, int64_t now_ms,
+                                            const std::string& actor, size_t batch_rows) {
+  WriteConnection conn;
+  if (Status s = open_connection(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, conn.slot()); !s) return s;
+  sqlite3* db = conn.get();
+  if (Status s = exec(db, "PRAGMA foreign_keys = ON"); !s) return s;
+
+  std::vector<PruneReport> sessions;
+  {
+    Prepared st(db,
+                "SELECT id, title_ar, title_en, ended_at_ms FROM sessions WHERE status = 'ended' "
+                "AND ended_at_ms IS NOT NULL AND ended_at_ms < ?1 ORDER BY id");
+    if (!st.status()) return st.status();
+    if (Status s = st.bind(1, cutoff_ms); !s) return s;
+    Status error;
+    while (st.step(&error)) {
+      PruneReport r;
+      r.session_id = sqlite3_column_int64(st.get(), 0);
+      r.title_ar = column_text(st.get(), 1);
+      r.title_en = column_text(st.get(), 2);
+      r.ended_at_ms = sqlite3_column_int64(st.get(), 3);
+      sessions.push_back(std::move(r));
+    }
+    st.reset();
+    if (!error) return error;
+  }
+
+  const auto batch = static_cast<int64_t>(batch_rows < 1 ? 1 : batch_rows);
+  std::vector<PruneReport> reports;
+  for (PruneReport& report : sessions) {
+    auto planned = count_session(db, report.session_id);
+    if (!planned) return planned.status();
+    if (planned->empty()) continue;
+    PruneCounts done;
+    int64_t last_comment_id = kMinKey;
+    bool first = true;
+    for (;;) {
+      // IMMEDIATE takes the write lock up front (waiting up to busy_timeout
+      // behind the server's writer) instead of failing on upgrade mid-way.
+      if (Status s = exec(db, "BEGIN IMMEDIATE"); !s) return s;
+      if (first) {
+        // The trace goes in with the first deletion, so no row can vanish
+        // without the audit log saying so, even if prune is interrupted.
+        if (Status s = record_prune(db, report.session_id, *planned, cutoff_ms, now_ms, actor); !s) return s;
+        first = false;
+      }
+      auto any = prune_batch(db, report.session_id, batch, &last_comment_id, &done);
+      if (!any) return any.status();  // ~WriteConnection rolls back
+      if (Status s = exec(db, "COMMIT"); !s) return s;
+      if (!*any) break;
+    }
+    report.comments = done.comments;
+    report.votes = done.votes;
+    report.moderation_events = done.moderation_events;
+    report.on_air_events = done.on_air_events;
+    reports.push_back(report);
+  }
+  return reports;
+}
+
+}  // namespace
+
+Result<std::vector<PruneReport>> prune_ended_sessions(const std::string& db_path, int64_t cutoff_ms, int64_t now_ms,
+                                                      const std::string& actor, size_t batch_rows) {
+  try {
+    return prune_impl(db_path, cutoff_ms, now_ms, actor, batch_rows);
+  } catch (const std::exception& e) {
+    return Status::error("internal", std::string("prune failed: ") + e.what());
+  } catch (...) {
+    return Status::error("internal", "prune failed");
+  }
+}
+
+}  // namespace sabla::store
