@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "archive/export.h"
 #include "common/crypto.h"
 #include "moderation/text.h"
 #include "protocol/messages.h"
@@ -167,6 +168,9 @@ struct NetServer::HttpTxn {
   std::string content_type;
   std::string payload;
   std::vector<std::pair<std::string, std::string>> headers;
+  // A streamed download (exports): chunks are pulled one per writable, so a
+  // million-row export never sits in memory.
+  std::unique_ptr<archive::Exporter> exporter;
 };
 
 // Viewer- and overlay-bound frames: appended once, read by every client with
@@ -645,8 +649,10 @@ int NetServer::write_http(lws* wsi, HttpTxn* txn) {
     unsigned char* start = buf.data() + LWS_PRE;
     unsigned char* p = start;
     unsigned char* end = buf.data() + buf.size() - 1;
-    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(txn->status), txn->content_type.c_str(),
-                                    txn->payload.size(), &p, end))
+    // Unknown length (a streamed export): lws sends it chunked.
+    const lws_filepos_t length = txn->exporter ? LWS_ILLEGAL_HTTP_CONTENT_LEN : txn->payload.size();
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(txn->status), txn->content_type.c_str(), length,
+                                    &p, end))
       return 1;
     auto add = [&](const std::string& name, const std::string& value) {
       std::string n = name + ":";
@@ -661,6 +667,27 @@ int NetServer::write_http(lws* wsi, HttpTxn* txn) {
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
     txn->headers_sent = true;
     lws_callback_on_writable(wsi);
+    return 0;
+  }
+  if (txn->exporter) {
+    // Runs on the net thread: one page of rows per writable keeps every
+    // other client served between chunks.
+    std::string chunk;
+    const bool more = txn->exporter->next(&chunk);
+    if (!more && !txn->exporter->status().is_ok()) {
+      spdlog::error("export failed: {}", txn->exporter->status().message());
+      return -1;  // the client sees a cut chunked stream, never a silently short file
+    }
+    std::vector<unsigned char> buf(LWS_PRE + chunk.size());
+    std::memcpy(buf.data() + LWS_PRE, chunk.data(), chunk.size());
+    if (lws_write(wsi, buf.data() + LWS_PRE, chunk.size(), more ? LWS_WRITE_HTTP : LWS_WRITE_HTTP_FINAL) !=
+        static_cast<int>(chunk.size()))
+      return -1;
+    if (more) {
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+    if (lws_http_transaction_completed(wsi)) return -1;
     return 0;
   }
   std::vector<unsigned char> buf(LWS_PRE + txn->payload.size());
@@ -934,13 +961,32 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
     if (body.is_discarded()) return respond_json(txn, 400, error_body("invalid", "malformed JSON"));
     return room_->create_session(*actor, body, done);
   }
-  // /api/v1/sessions/{id}/{live|end|comments}
+  // /api/v1/sessions/{id}/{live|end|comments|export}
   std::string rest = path.substr(std::strlen("/api/v1/sessions/"));
   auto slash = rest.find('/');
   auto id = parse_id(rest.substr(0, slash));
   std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  if (!id || (action != "live" && action != "end" && action != "comments"))
+  if (!id || (action != "live" && action != "end" && action != "comments" && action != "export"))
     return respond_json(txn, 404, error_body("not_found", "no such route"));
+  if (action == "export") {
+    if (!get) return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
+    if (actor->role != "archivist" && actor->role != "producer")
+      return respond_json(txn, 403, error_body("forbidden", "exports are for archivists and producers"));
+    char value[32] = {0};
+    const char* f = lws_get_urlarg_by_name(wsi, "format=", value, sizeof(value));
+    auto format = archive::parse_format(f ? f : "csv");
+    if (!format)
+      return respond_json(txn, 400, error_body("invalid", "format must be csv, json, ndjson, vtt, srt, chat-vtt or audit"));
+    auto exporter = archive::Exporter::open(config_.db_path(), *id, *format);
+    if (!exporter) {
+      const bool missing = exporter.status().code() == "not_found";
+      return respond_json(txn, missing ? 404 : 500, error_body(missing ? "not_found" : "internal", exporter.status().message()));
+    }
+    std::string disposition = "attachment; filename=\"" + (*exporter)->file_name() + "\"";
+    std::string type = (*exporter)->content_type();
+    txn->exporter = std::move(*exporter);
+    return respond(txn, 200, type, {}, {{"content-disposition", disposition}});
+  }
   if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
   if (action == "live") return room_->set_session_live(*actor, *id, done);
   if (action == "end") return room_->end_session(*actor, *id, done);
