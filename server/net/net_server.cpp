@@ -792,6 +792,8 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
   if (path == "/" || path == "/index.html") file = "index.html";
   else if (path == "/studio" || path == "/studio/") file = "studio.html";
   else if (path == "/overlay" || path == "/overlay/") file = "overlay.html";
+  else if (path == "/archive" || path == "/archive/") file = "archive.html";
+  else if (path == "/report" || path == "/report.html") file = "report.html";
   else if (path.rfind("/assets/", 0) == 0 && safe_relative_path(path.substr(1))) file = path.substr(1);
   // Front-end packages come from npm (scripts/setup), never from the repository.
   else if (path == "/vendor/hls.min.js") file = "node_modules/hls.js/dist/hls.min.js";
