@@ -1,6 +1,7 @@
 // `sabla-load ingest`: N viewers post comments at a total target rate (or as
 // fast as a per-client window of unacked comments allows) and the time from
 // lws_write to the matching `ack` is measured per comment.
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -158,6 +159,18 @@ class Ingest final : public ViewerHandler {
     out["frames_in"] = counters.frames_in;
     out["bad_frames"] = counters.bad_frames;
     out["client_id_prefix"] = prefix_;
+    if (options_.timeline) {
+      ordered_json seconds = ordered_json::array();
+      for (size_t i = 0; i < timeline_.size(); ++i) {
+        Latencies& l = timeline_[i];
+        seconds.push_back(ordered_json{{"s", i},
+                                       {"acked", l.size()},
+                                       {"p50_ms", round_to(l.percentile_ms(50), 3)},
+                                       {"p99_ms", round_to(l.percentile_ms(99), 3)},
+                                       {"max_ms", round_to(l.max_ms(), 3)}});
+      }
+      out["timeline"] = seconds;
+    }
 
     bool db_ok = true;
     std::string db_line;
@@ -314,6 +327,11 @@ class Ingest final : public ViewerHandler {
     if (sending_) ++acked_in_window_;
     last_ack_ = now;
     ack_.add(now - p.sent);
+    if (options_.timeline) {
+      const auto second = static_cast<size_t>(std::max(0.0, seconds_between(send_start_, p.sent)));
+      if (timeline_.size() <= second) timeline_.resize(second + 1);
+      timeline_[second].add(now - p.sent);
+    }
     if (options_.rate <= 0) top_up(conn);
   }
 
@@ -358,6 +376,7 @@ class Ingest final : public ViewerHandler {
   std::map<std::string, uint64_t> errors_;
   Latencies ack_;
   Latencies send_lag_;
+  std::vector<Latencies> timeline_;  // ack latency by the second the comment was sent in
 };
 
 }  // namespace

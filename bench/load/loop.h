@@ -4,12 +4,15 @@
 // connections with send()/close() and a periodic ticker.
 #pragma once
 
+#include <poll.h>
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -117,7 +120,8 @@ class Loop {
   void deliver(Conn& conn, std::string_view frame);
   int write_one(Conn& conn);
   void schedule_ticker();
-  void schedule_wake(TimePoint at);
+  void schedule_heartbeat();
+  void idle_wait();
 
   Target target_;
   Handler& handler_;
@@ -130,10 +134,14 @@ class Loop {
   LoopCounters counters_;
   std::vector<unsigned char> scratch_;
   std::unique_ptr<Timer> ticker_;
-  std::unique_ptr<Timer> wake_;
+  std::unique_ptr<Timer> heartbeat_;
   std::chrono::microseconds tick_period_{1000};
   std::function<void()> tick_fn_;
   bool ticking_ = false;
+  TimePoint heartbeat_due_{};
+  TimePoint ticker_due_{};
+  uint64_t activity_ = 0;  // callbacks and timer firings; a pass without any was idle
+  std::vector<pollfd> pollfds_;
 };
 
 // Raises RLIMIT_NOFILE to its hard limit; returns the new soft limit.

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--drain-seconds", ingest.drain_s, "Wait this long for outstanding acks after sending")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));
+  ingest_cmd->add_flag("--timeline", ingest.timeline,
+                       "Add per-second ack latency (by the second a comment was sent) to the JSON line");
   ingest_cmd->add_option("--db", ingest.db, "The server's SQLite file: count the stored comments afterwards (read-only)");
 
   try {

@@ -25,6 +25,7 @@ struct IngestOptions {
   int window = 8;    // unacked comments per client when rate is 0
   double drain_s = 5;  // wait for outstanding acks after sending stops
   std::string db;    // optional: the server's sabla.db, checked read-only afterwards
+  bool timeline = false;  // add per-second ack latency (by send second) to the JSON line
 };
 
 // Exit codes shared by the scenarios.

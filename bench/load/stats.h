@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -18,9 +19,8 @@ class Latencies {
   double percentile_ms(double p) {
     if (samples_.empty()) return 0;
     sort();
-    const double rank = p / 100.0 * static_cast<double>(samples_.size());
-    size_t index = rank <= 1 ? 0 : static_cast<size_t>(rank + 0.999999) - 1;
-    index = std::min(index, samples_.size() - 1);
+    const double rank = std::ceil(p / 100.0 * static_cast<double>(samples_.size()));
+    const size_t index = std::min(rank <= 1 ? size_t{0} : static_cast<size_t>(rank) - 1, samples_.size() - 1);
     return static_cast<double>(samples_[index]) / 1e6;
   }
   double max_ms() {

@@ -275,11 +275,14 @@ void NetServer::run() {
 }
 
 void NetServer::post(std::function<void()> task) {
+  bool was_empty = false;
   {
     std::lock_guard<std::mutex> lock(posted_mutex_);
+    was_empty = posted_.empty();
     posted_.push_back(std::move(task));
   }
-  if (context_) lws_cancel_service(context_);
+  // Only the first task of a burst needs to wake the loop: the drain takes all.
+  if (was_empty && context_) lws_cancel_service(context_);
 }
 
 void NetServer::stop() {
@@ -365,8 +368,7 @@ void NetServer::publish(Audience audience, std::string frame) {
       lws_callback_on_writable_all_protocol(context_, &kProtocols[kOverlay]);
       break;
     case Audience::studios:
-      for (auto& [id, c] : conns_)
-        if (c->role == kStudio) send(id, frame);
+      for (ConnId id : studio_conns_) send(id, frame);
       break;
   }
 }
@@ -399,6 +401,7 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
       c->ip = peer_ip(wsi);
       pss->conn = c;
       conns_[c->id] = c;
+      if (role == kStudio) studio_conns_.insert(c->id);
       ws_per_ip_[c->ip]++;
       if (role == kViewer) {
         c->ring_seq = viewer_ring_->end();
@@ -425,6 +428,7 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
       else room_->overlay_disconnected(c->id);
       if (--ws_per_ip_[c->ip] <= 0) ws_per_ip_.erase(c->ip);
       conns_.erase(c->id);
+      studio_conns_.erase(c->id);
       parked_.erase(std::remove(parked_.begin(), parked_.end(), c->id), parked_.end());
       delete c;
       return 0;

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -95,6 +96,7 @@ class NetServer final : public moderation::Outbound {
   // Net thread only from here on.
   uint64_t next_conn_id_ = 1;
   std::unordered_map<moderation::ConnId, Conn*> conns_;
+  std::unordered_set<moderation::ConnId> studio_conns_;  // few: studio broadcasts need not walk every viewer
   std::unordered_map<std::string, int> ws_per_ip_;
   std::unordered_map<lws*, moderation::Actor> upgrade_actor_;  // studio handshakes in progress
   uint64_t next_txn_id_ = 1;
