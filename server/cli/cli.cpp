@@ -27,6 +27,7 @@
 
 #include "common/clock.h"
 #include "archive/export.h"
+#include "archive/queries.h"
 #include "common/crypto.h"
 #include "common/status.h"
 #include "config/config.h"
@@ -569,33 +570,95 @@ std::optional<int64_t> parse_duration_ms(std::string_view text) {
   return value * unit;
 }
 
+// Whether an ended session is past its retention: before the --older-than
+// cut-off, or (without one) past its own retention_days.
+bool past_retention(const store::SessionSummary& s, std::optional<int64_t> cutoff, int64_t now) {
+  constexpr int64_t kDayMs = 86'400'000;
+  if (s.session.status != "ended" || !s.session.ended_at_ms) return false;
+  if (cutoff) return *s.session.ended_at_ms < *cutoff;
+  if (!s.retention_days || *s.retention_days < 0 || *s.retention_days > 1'000'000'000) return false;
+  return *s.session.ended_at_ms + *s.retention_days * kDayMs <= now;
+}
+
+// Deletes the recording files (recordings/session-<id>-* in the data
+// directory) of every session past retention, after recording the names in
+// the audit log. Returns false when something could not be removed.
+bool prune_recordings(const std::string& db_path, std::optional<int64_t> cutoff, int64_t now, int* files_removed) {
+  auto reader = store::ArchiveReader::open(db_path);
+  if (!reader) {
+    std::cerr << "error: cannot list sessions: " << reader.status().message() << "\n";
+    return false;
+  }
+  auto sessions = (*reader)->session_summaries();
+  if (!sessions) {
+    std::cerr << "error: cannot list sessions: " << sessions.status().message() << "\n";
+    return false;
+  }
+  reader->reset();
+  bool ok = true;
+  for (const store::SessionSummary& s : *sessions) {
+    if (!past_retention(s, cutoff, now)) continue;
+    const std::vector<std::filesystem::path> files = archive::recording_files(db_path, s.session.id);
+    if (files.empty()) continue;
+    std::vector<std::string> names;
+    for (const auto& f : files) names.push_back(f.filename().string());
+    if (Status st = store::record_recordings_prune(db_path, s.session.id, names, now, "cli"); !st) {
+      std::cerr << "error: cannot record the prune of session " << s.session.id << ": " << st.message() << "\n";
+      ok = false;
+      continue;
+    }
+    for (const auto& f : files) {
+      std::error_code ec;
+      if (std::filesystem::remove(f, ec) && !ec) {
+        std::cout << "session " << s.session.id << ": removed recording " << f.filename().string() << "\n";
+        ++*files_removed;
+      } else {
+        std::cerr << "error: cannot remove " << f.string() << ": " << (ec ? ec.message() : "not found") << "\n";
+        ok = false;
+      }
+    }
+  }
+  return ok;
+}
+
 int archive_prune(const PruneOptions& options) {
-  const std::optional<int64_t> age = parse_duration_ms(options.older_than);
-  if (!age) {
-    std::cerr << "error: invalid --older-than '" << options.older_than
-              << "': use a positive number with d, h, m or s (e.g. 365d)\n";
-    return kUsageError;
+  std::optional<int64_t> age;
+  if (!options.older_than.empty()) {
+    age = parse_duration_ms(options.older_than);
+    if (!age) {
+      std::cerr << "error: invalid --older-than '" << options.older_than
+                << "': use a positive number with d, h, m or s (e.g. 365d)\n";
+      return kUsageError;
+    }
   }
   int exit_code = 0;
   std::optional<Config> config = existing_db_config(options.common, &exit_code);
   if (!config) return exit_code;
 
   const int64_t now = SystemClock().now_ms();
-  const int64_t cutoff = now - *age;
-  auto reports = store::prune_ended_sessions(config->db_path(), cutoff, now, "cli");
+  const std::optional<int64_t> cutoff = age ? std::optional<int64_t>(now - *age) : std::nullopt;
+  auto reports = cutoff ? store::prune_ended_sessions(config->db_path(), *cutoff, now, "cli")
+                        : store::prune_expired_sessions(config->db_path(), now, "cli");
   if (!reports) {
     std::cerr << "error: prune failed: " << reports.status().message() << "\n";
     return kFailure;
   }
   for (const store::PruneReport& r : *reports) {
     const std::string& title = r.title_en.empty() ? r.title_ar : r.title_en;
-    std::cout << "session " << r.session_id << " (" << title << ", ended " << archive::iso8601_utc(r.ended_at_ms)
-              << "): removed " << r.comments << " comments, " << r.votes << " votes, " << r.moderation_events
+    std::cout << "session " << r.session_id << " (" << title << ", ended " << archive::iso8601_utc(r.ended_at_ms);
+    if (r.retention_days) std::cout << ", kept " << *r.retention_days << " day(s)";
+    std::cout << "): removed " << r.comments << " comments, " << r.votes << " votes, " << r.moderation_events
               << " moderation events, " << r.on_air_events << " on-air events\n";
   }
-  std::cout << "pruned " << reports->size() << " session(s) ended before " << archive::iso8601_utc(cutoff)
-            << std::endl;
-  return 0;
+  int files_removed = 0;
+  const bool files_ok = prune_recordings(config->db_path(), cutoff, now, &files_removed);
+  if (cutoff) {
+    std::cout << "pruned " << reports->size() << " session(s) ended before " << archive::iso8601_utc(*cutoff);
+  } else {
+    std::cout << "pruned " << reports->size() << " session(s) past their retention";
+  }
+  std::cout << ", removed " << files_removed << " recording file(s)" << std::endl;
+  return files_ok ? 0 : kFailure;
 }
 
 struct ArchiveCommands {
@@ -620,8 +683,11 @@ void add_archive_commands(CLI::App& app, ArchiveCommands& cmds) {
   CLI::App* archive_cmd = app.add_subcommand("archive", "Archive maintenance");
   archive_cmd->require_subcommand(1);
   cmds.prune_cmd = archive_cmd->add_subcommand(
-      "prune", "Delete comments, votes and logs of sessions that ended before a cut-off");
-  cmds.prune_cmd->add_option("--older-than", cmds.prune_options.older_than, "Age, e.g. 365d, 12h")->required();
+      "prune",
+      "Delete comments, votes, logs and recordings of ended sessions past their retention "
+      "(each session's own retention, or --older-than for all)");
+  cmds.prune_cmd->add_option("--older-than", cmds.prune_options.older_than,
+                             "Prune every session that ended longer ago than this, e.g. 365d, 12h");
   add_config_options(*cmds.prune_cmd, cmds.prune_options.common);
 }
 

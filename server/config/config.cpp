@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 
@@ -170,6 +171,16 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
         {"fanout_tick_ms", int_into(c.fanout_tick_ms)},
         {"viewer_backlog", int_into(c.viewer_backlog)},
         {"login_attempts_per_minute", int_into(c.login_attempts_per_minute)}}},
+      {"video",
+       {{"source", string_into(c.video_source)},
+        {"width", int_into(c.video_width)},
+        {"height", int_into(c.video_height)},
+        {"fps", int_into(c.video_fps)},
+        {"bitrate_kbps", int_into(c.video_bitrate_kbps)},
+        {"preset", string_into(c.video_preset)},
+        {"recording", bool_into(c.recording)},
+        {"recording_segment_minutes", int_into(c.recording_segment_minutes)},
+        {"restream_urls", string_list_into(c.restream_urls)}}},
       {"session",
        {{"default_title_ar", string_into(c.default_title_ar)},
         {"default_title_en", string_into(c.default_title_en)},
@@ -188,10 +199,10 @@ Status apply_table(const std::string& file, const toml::table& root, Config& out
     if (known == handlers.end()) {
       if (!table_node.is_table()) {
         return config_error(file + ":" + line + ": key '" + std::string(table_name) +
-                            "' must be inside a table: [server], [store], [limits] or [session]");
+                            "' must be inside a table: [server], [store], [limits], [video] or [session]");
       }
       return config_error(file + ":" + line + ": unknown table [" + std::string(table_name) +
-                          "] (expected [server], [store], [limits] or [session])");
+                          "] (expected [server], [store], [limits], [video] or [session])");
     }
     const auto* table = table_node.as_table();
     if (!table) {
@@ -372,6 +383,23 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
       {"SABLA_MAX_CONNECTIONS_PER_IP", env_int(config.max_connections_per_ip)},
       {"SABLA_COMMENTS_PER_SECOND", env_double(config.comments_per_second)},
       {"SABLA_COMMENT_BURST", env_double(config.comment_burst)},
+      {"SABLA_VIDEO_SOURCE", env_string(config.video_source)},
+      {"SABLA_VIDEO_SIZE",
+       [&config](const std::string& name, const std::string& value) {
+         int w = 0, h = 0;
+         char x = 0;
+         std::istringstream in(value);
+         if (!(in >> w >> x >> h) || x != 'x' || !in.eof()) return env_error(name, value, "WIDTHxHEIGHT, e.g. 1280x720");
+         config.video_width = w;
+         config.video_height = h;
+         return Status::ok();
+       }},
+      {"SABLA_RECORDING", env_bool(config.recording)},
+      {"SABLA_RESTREAM_URLS",
+       [&config](const std::string&, const std::string& value) {
+         config.restream_urls = split_list(value);
+         return Status::ok();
+       }},
   };
   for (const auto& [name, value] : env) {
     // Other SABLA_* names may belong to scripts or later versions; ignoring
@@ -455,6 +483,16 @@ Status validate(const Config& c) {
     return config_error("comment_burst must be at least 1 (got " + std::to_string(c.comment_burst) + ")");
   }
   if (Status s = positive("auth_session_hours", c.auth_session_hours); !s) return s;
+  if (c.video_width < 160 || c.video_width > 3840 || c.video_height < 90 || c.video_height > 2160 ||
+      c.video_width % 2 || c.video_height % 2)
+    return config_error("video size must be even, from 160x90 to 3840x2160");
+  if (c.video_fps < 1 || c.video_fps > 60) return config_error("video fps must be from 1 to 60");
+  if (c.video_bitrate_kbps < 100 || c.video_bitrate_kbps > 50000)
+    return config_error("video bitrate_kbps must be from 100 to 50000");
+  if (Status s = positive("recording_segment_minutes", c.recording_segment_minutes); !s) return s;
+  for (const auto& url : c.restream_urls)
+    if (url.rfind("rtmp://", 0) != 0 && url.rfind("rtmps://", 0) != 0)
+      return config_error("restream urls must start with rtmp:// or rtmps://");
   // Keeps hours * 3'600'000 far from int64 overflow in expiry arithmetic.
   if (c.auth_session_hours > 24 * 366) {
     return config_error("auth_session_hours must be at most 8784 (one year)");

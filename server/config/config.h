@@ -42,6 +42,18 @@ struct Config {
   int viewer_backlog = 4096;          // ring of viewer-bound messages; laggers are culled
   int login_attempts_per_minute = 10;
 
+  // [video] — the program pipeline (docs: pipeline/README.md)
+  std::string video_source = "testcard";  // SABLA_VIDEO_SOURCE: testcard | srt://:PORT | rtsp://… | rtmp://… |
+                                          // http(s)://… | file://… | loop:/path | off (no video)
+  int video_width = 1280;                 // SABLA_VIDEO_SIZE=WxH
+  int video_height = 720;
+  int video_fps = 30;
+  int video_bitrate_kbps = 2500;
+  std::string video_preset = "veryfast";  // x264 speed preset
+  bool recording = true;                  // SABLA_RECORDING: program recording in DATA/recordings
+  int recording_segment_minutes = 10;
+  std::vector<std::string> restream_urls;  // SABLA_RESTREAM_URLS (comma separated); keys are never logged
+
   // [session]
   std::string default_title_ar = "جلسة سبلة";
   std::string default_title_en = "Sabla session";

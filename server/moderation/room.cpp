@@ -295,7 +295,10 @@ void Room::send_welcome(ConnId conn, const Viewer& v, const std::string& token) 
             {"session", protocol::session_json(current_session_row())},
             {"feed", feed_json()},
             {"overlay", overlay_message()},
-            {"settings", viewer_settings_json()}};
+            {"settings", viewer_settings_json()},
+            {"stream", video_status_ ? json{{"hls", "/hls/live.m3u8"}, {"live", source_live_}}
+                                     : json{{"hls", nullptr}, {"live", false}}},
+            {"viewers", metrics_.viewers_connected}};
   out_.send(conn, dump(j));
 }
 
@@ -968,6 +971,7 @@ void Room::commit_on_air(std::vector<overlay::OnAirEvent> events, const std::str
     out_.flush(Audience::viewers);
     out_.publish(Audience::studios, frame);
     if (rotation_changed) out_.publish(Audience::studios, dump(rotation_json()));
+    if (overlay_listener_) overlay_listener_(on_air_.state());
   });
   if (!queued) spdlog::error("on-air change not saved: the store queue is full");
 }
@@ -976,6 +980,32 @@ void Room::tick() {
   const bool rotating = on_air_.rotation_until_ms().has_value();
   auto events = on_air_.tick(clock_.now_ms());
   if (!events.empty()) commit_on_air(std::move(events), "rotation", 0, json::object(), "rotation", rotating);
+
+  const int64_t steady = clock_.steady_ms();
+  if (video_status_ && !studio_conns_.empty() && steady - last_status_push_ms_ >= 1000) {
+    last_status_push_ms_ = steady;
+    json status = video_status_();
+    status["type"] = "pipeline";
+    out_.publish(Audience::studios, dump(status));
+  }
+  if (steady - last_count_push_ms_ >= 5000 && metrics_.viewers_connected != last_count_pushed_) {
+    last_count_push_ms_ = steady;
+    last_count_pushed_ = metrics_.viewers_connected;
+    out_.publish(Audience::viewers, dump(json{{"type", "viewers"}, {"count", metrics_.viewers_connected}}));
+  }
+}
+
+void Room::attach_video(std::function<json()> status, std::function<void(const overlay::State&)> overlay_listener) {
+  video_status_ = std::move(status);
+  overlay_listener_ = std::move(overlay_listener);
+  if (overlay_listener_) overlay_listener_(on_air_.state());
+}
+
+void Room::set_source_live(bool live) {
+  if (live == source_live_) return;
+  source_live_ = live;
+  out_.publish(Audience::viewers, dump(json{{"type", "stream"}, {"live", live}}));
+  out_.flush(Audience::viewers);
 }
 
 // ---------------------------------------------------------------- overlays

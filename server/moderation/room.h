@@ -127,8 +127,17 @@ class Room {
   void end_session(const Actor& actor, int64_t session_id, ApiDone done);
   void bridge_comment(const Actor& actor, int64_t session_id, const nlohmann::json& body, ApiDone done);
 
-  // Periodic work on the net thread: advances the on-air rotation.
+  // Periodic work on the net thread: advances the on-air rotation, sends the
+  // video status to studios (1 s) and the viewer count to viewers (5 s).
   void tick();
+
+  // Video, when the server runs a pipeline: `status` gives the studio's
+  // pipeline message body (any thread may serve it); `overlay_listener`
+  // receives every committed on-air state (net thread), and the current one now.
+  void attach_video(std::function<nlohmann::json()> status,
+                    std::function<void(const overlay::State&)> overlay_listener);
+  // The input went live, or to the slate (net thread).
+  void set_source_live(bool live);
 
   RoomMetrics metrics() const;
   const ModerationSettings& settings() const { return settings_; }
@@ -236,6 +245,13 @@ class Room {
   std::unordered_set<ConnId> overlay_conns_;
 
   overlay::OnAir on_air_;
+
+  std::function<nlohmann::json()> video_status_;
+  std::function<void(const overlay::State&)> overlay_listener_;
+  bool source_live_ = false;
+  int64_t last_status_push_ms_ = 0;
+  int64_t last_count_push_ms_ = 0;
+  uint64_t last_count_pushed_ = 0;
 
   RoomMetrics metrics_;
 };

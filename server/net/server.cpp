@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "config/config.h"
 #include "moderation/room.h"
+#include "net/broadcast.h"
 #include "net/net_server.h"
 #include "sabla/server.h"
 #include "store/store.h"
@@ -21,6 +22,7 @@ struct Server::Impl {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<net::NetServer> net;
   std::unique_ptr<moderation::Room> room;
+  std::unique_ptr<net::Broadcast> broadcast;
   std::thread net_thread;
   std::string initial_password;
   bool stopped = false;
@@ -79,6 +81,17 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
     *error = s.message();
     return nullptr;
   }
+  if (config.video_source != "off") {
+    impl->broadcast = std::make_unique<net::Broadcast>(
+        impl->config, *impl->net, [raw](bool live) { raw->room->set_source_live(live); });
+    if (Status s = impl->broadcast->start(); !s) {
+      *error = s.message();
+      return nullptr;
+    }
+    net::Broadcast* b = impl->broadcast.get();
+    impl->room->attach_video([b] { return b->status(); },
+                             [b](const overlay::State& state) { b->overlay_changed(state); });
+  }
   // Start-up writes (first account, default session) commit before serving.
   impl->store->flush();
   impl->net->run_posted();
@@ -92,9 +105,11 @@ Server::~Server() {
   wait();
   // Order: the net loop has stopped; the store finishes its queue (its
   // completions are dropped with the net server: nobody is left to ack).
+  if (impl_->broadcast) impl_->broadcast->stop();  // its events post to the net thread: stop it first
   impl_->store->flush();
   impl_->net.reset();  // closing connections calls into the room: it must still exist
   impl_->room.reset();
+  impl_->broadcast.reset();
   impl_->store.reset();
 }
 

@@ -2,9 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <unordered_map>
 #include <string>
 #include <utility>
 
@@ -19,8 +21,20 @@ constexpr int64_t kMinKey = std::numeric_limits<int64_t>::min();
 
 Status sql_error(sqlite3* db, int rc, const std::string& what) {
   const int base = rc & 0xff;
+  if (base == SQLITE_INTERRUPT) return Status::error("timeout", what + ": the archive query took too long");
   std::string code = (base == SQLITE_BUSY || base == SQLITE_LOCKED) ? "busy" : "io";
   return Status::error(std::move(code), what + ": sqlite: " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// SQLite progress handler: non-zero interrupts the running statement.
+int deadline_passed(void* deadline_ns) {
+  const int64_t at = *static_cast<const int64_t*>(deadline_ns);
+  return at != 0 && steady_now_ns() > at ? 1 : 0;
 }
 
 std::string column_text(sqlite3_stmt* st, int col) {
@@ -55,6 +69,10 @@ class Prepared {
   const Status& status() const { return status_; }
   Status bind(int index, int64_t value) {
     const int rc = sqlite3_bind_int64(stmt_, index, value);
+    return rc == SQLITE_OK ? Status::ok() : sql_error(db_, rc, "bind");
+  }
+  Status bind_text(int index, const std::string& value) {
+    const int rc = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     return rc == SQLITE_OK ? Status::ok() : sql_error(db_, rc, "bind");
   }
   // Steps; true on a row, false at the end or on error (*error set).
@@ -264,6 +282,74 @@ class OnAirCursor final : public ArchiveCursor<ArchiveOnAirEvent> {
   Prepared st_;
 };
 
+// ---- archive page lists ----
+
+#define ARCHIVE_LIST_SELECT                                                                                \
+  "SELECT c.id, c.session_id, c.viewer_id, c.display_name, c.text, c.lang, c.direction, c.source, "      \
+  "c.client_id, c.external_id, c.received_at_ms, c.stream_offset_ms, c.status, c.votes, "                \
+  "EXISTS (SELECT 1 FROM on_air_events o WHERE o.comment_id = c.id AND o.kind = 'aired') "               \
+  "FROM comments c "
+
+ArchiveListComment read_list_comment(sqlite3_stmt* st) {
+  ArchiveListComment a;
+  CommentRow& r = a.row;
+  r.id = sqlite3_column_int64(st, 0);
+  r.session_id = sqlite3_column_int64(st, 1);
+  r.viewer_id = column_opt(st, 2);
+  r.display_name = column_text(st, 3);
+  r.text = column_text(st, 4);
+  r.lang = column_text(st, 5);
+  r.direction = column_text(st, 6);
+  r.source = column_text(st, 7);
+  r.client_id = column_text(st, 8);
+  r.external_id = column_text(st, 9);
+  r.received_at_ms = sqlite3_column_int64(st, 10);
+  r.stream_offset_ms = column_opt(st, 11);
+  r.status = parse_comment_status(column_text(st, 12)).value_or(CommentStatus::pending);
+  r.votes = sqlite3_column_int64(st, 13);
+  a.aired = sqlite3_column_int64(st, 14) != 0;
+  return a;
+}
+
+// Comments by id with optional status (?4) and source (?5) filters; NULL
+// parameters match everything.
+class ListCommentCursor final : public ArchiveCursor<ArchiveListComment> {
+ public:
+  ListCommentCursor(sqlite3* db, int64_t session_id, ArchiveCommentFilter filter, size_t page_rows)
+      : ArchiveCursor(page_rows),
+        session_id_(session_id),
+        filter_(std::move(filter)),
+        st_(db, ARCHIVE_LIST_SELECT
+            "WHERE c.session_id = ?1 AND c.id > ?2 AND (?4 IS NULL OR c.status = ?4) "
+            "AND (?5 IS NULL OR c.source = ?5) ORDER BY c.id LIMIT ?3") {}
+
+ protected:
+  Status fetch(std::vector<ArchiveListComment>* page) override {
+    if (!st_.status()) return st_.status();
+    Status s = st_.bind(1, session_id_);
+    if (s) s = st_.bind(2, last_id_);
+    if (s) s = st_.bind(3, static_cast<int64_t>(page_size_));
+    if (s && filter_.status) s = st_.bind_text(4, std::string(to_string(*filter_.status)));
+    if (s && !filter_.source.empty()) s = st_.bind_text(5, filter_.source);
+    Status error;
+    if (s) {
+      while (st_.step(&error)) {
+        page->push_back(read_list_comment(st_.get()));
+        last_id_ = page->back().row.id;
+      }
+    }
+    st_.reset();
+    if (!s) return s;
+    return error;
+  }
+
+ private:
+  int64_t session_id_;
+  ArchiveCommentFilter filter_;
+  int64_t last_id_ = kMinKey;
+  Prepared st_;
+};
+
 #undef ARCHIVE_COMMENT_SELECT
 #undef ARCHIVE_EVENT_SELECT
 
@@ -381,6 +467,164 @@ std::unique_ptr<ArchiveCursor<ArchiveOnAirEvent>> ArchiveReader::on_air_events(i
   }
 }
 
+void ArchiveReader::set_time_budget(int64_t budget_ms) {
+  deadline_ns_ = budget_ms > 0 ? steady_now_ns() + budget_ms * 1'000'000 : 0;
+  // Every ~1000 virtual machine steps: microseconds, so the check is cheap
+  // and the overrun small.
+  if (deadline_ns_ != 0) {
+    sqlite3_progress_handler(db_, 1000, deadline_passed, &deadline_ns_);
+  } else {
+    sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+}
+
+bool ArchiveReader::out_of_time() const { return deadline_passed(const_cast<int64_t*>(&deadline_ns_)) != 0; }
+
+bool ArchiveReader::sessions_has_column(const char* column) {
+  Prepared st(db_, "SELECT 1 FROM pragma_table_info('sessions') WHERE name = ?1");
+  if (!st.status()) return false;
+  if (!st.bind_text(1, column)) return false;
+  Status error;
+  const bool found = st.step(&error);
+  st.reset();
+  return found;
+}
+
+Result<std::vector<SessionSummary>> ArchiveReader::session_summaries(size_t max_sessions) {
+  try {
+    const bool has_peak = sessions_has_column("viewers_peak");
+    const bool has_retention = sessions_has_column("retention_days");
+    std::vector<SessionSummary> out;
+    std::unordered_map<int64_t, size_t> index;
+    {
+      const std::string sql = std::string("SELECT id, title_ar, title_en, status, created_at_ms, live_at_ms, ended_at_ms, ") +
+                              (has_peak ? "viewers_peak" : "0") + ", " + (has_retention ? "retention_days" : "NULL") +
+                              " FROM sessions ORDER BY id LIMIT ?1";
+      Prepared st(db_, sql.c_str());
+      if (!st.status()) return st.status();
+      if (Status s = st.bind(1, static_cast<int64_t>(max_sessions)); !s) return s;
+      Status error;
+      while (st.step(&error)) {
+        SessionSummary r;
+        r.session.id = sqlite3_column_int64(st.get(), 0);
+        r.session.title_ar = column_text(st.get(), 1);
+        r.session.title_en = column_text(st.get(), 2);
+        r.session.status = column_text(st.get(), 3);
+        r.session.created_at_ms = sqlite3_column_int64(st.get(), 4);
+        r.session.live_at_ms = column_opt(st.get(), 5);
+        r.session.ended_at_ms = column_opt(st.get(), 6);
+        r.viewers_peak = sqlite3_column_int64(st.get(), 7);
+        r.retention_days = column_opt(st.get(), 8);
+        index.emplace(r.session.id, out.size());
+        out.push_back(std::move(r));
+      }
+      st.reset();
+      if (!error) return error;
+    }
+    {
+      // One pass in (session_id, id) index order; the grouping needs no sort.
+      Prepared st(db_,
+                  "SELECT session_id, count(*), sum(status = 'approved'), sum(status = 'rejected'), "
+                  "sum(status = 'hidden'), sum(status = 'pending') FROM comments GROUP BY session_id");
+      if (!st.status()) return st.status();
+      Status error;
+      while (st.step(&error)) {
+        auto it = index.find(sqlite3_column_int64(st.get(), 0));
+        if (it == index.end()) continue;
+        SessionSummary& r = out[it->second];
+        r.received = sqlite3_column_int64(st.get(), 1);
+        r.approved = sqlite3_column_int64(st.get(), 2);
+        r.rejected = sqlite3_column_int64(st.get(), 3);
+        r.hidden = sqlite3_column_int64(st.get(), 4);
+        r.pending = sqlite3_column_int64(st.get(), 5);
+      }
+      st.reset();
+      if (!error) return error;
+    }
+    {
+      Prepared st(db_,
+                  "SELECT session_id, count(DISTINCT comment_id) FROM on_air_events "
+                  "WHERE kind = 'aired' AND comment_id IS NOT NULL GROUP BY session_id");
+      if (!st.status()) return st.status();
+      Status error;
+      while (st.step(&error)) {
+        auto it = index.find(sqlite3_column_int64(st.get(), 0));
+        if (it != index.end()) out[it->second].aired = sqlite3_column_int64(st.get(), 1);
+      }
+      st.reset();
+      if (!error) return error;
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Status::error("internal", e.what());
+  }
+}
+
+std::unique_ptr<ArchiveCursor<ArchiveListComment>> ArchiveReader::list_comments(int64_t session_id,
+                                                                                const ArchiveCommentFilter& filter,
+                                                                                size_t page_rows) {
+  try {
+    return std::make_unique<ListCommentCursor>(db_, session_id, filter, page_rows);
+  } catch (...) {
+    return nullptr;  // out of memory; documented in the header
+  }
+}
+
+Result<std::vector<MinuteCounts>> ArchiveReader::comments_per_minute(const SessionRow& session, size_t max_buckets) {
+  try {
+    // floor division: SQLite's integer '/' truncates towards zero, which
+    // would fold the minute before going live into minute 0.
+    Prepared st(db_,
+                "SELECT m, count(*), sum(status = 'approved'), sum(status = 'rejected'), sum(status = 'hidden'), "
+                "sum(status = 'pending') FROM (SELECT status, "
+                "  CASE WHEN x >= 0 THEN x / 60000 ELSE (x - 59999) / 60000 END AS m "
+                "  FROM (SELECT status, coalesce(stream_offset_ms, received_at_ms - ?2) AS x "
+                "        FROM comments WHERE session_id = ?1)) "
+                "GROUP BY m ORDER BY m LIMIT ?3");
+    if (!st.status()) return st.status();
+    Status s = st.bind(1, session.id);
+    if (s) s = st.bind(2, session.live_at_ms.value_or(session.created_at_ms));
+    if (s) s = st.bind(3, static_cast<int64_t>(max_buckets));
+    if (!s) return s;
+    std::vector<MinuteCounts> out;
+    Status error;
+    while (st.step(&error)) {
+      MinuteCounts m;
+      m.minute = sqlite3_column_int64(st.get(), 0);
+      m.received = sqlite3_column_int64(st.get(), 1);
+      m.approved = sqlite3_column_int64(st.get(), 2);
+      m.rejected = sqlite3_column_int64(st.get(), 3);
+      m.hidden = sqlite3_column_int64(st.get(), 4);
+      m.pending = sqlite3_column_int64(st.get(), 5);
+      out.push_back(m);
+    }
+    st.reset();
+    if (!error) return error;
+    return out;
+  } catch (const std::exception& e) {
+    return Status::error("internal", e.what());
+  }
+}
+
+Result<std::vector<ArchiveListComment>> ArchiveReader::top_comments(int64_t session_id, size_t limit) {
+  try {
+    // A top-N sort: SQLite keeps only `limit` rows while it scans.
+    Prepared st(db_, ARCHIVE_LIST_SELECT "WHERE c.session_id = ?1 ORDER BY c.votes DESC, c.id LIMIT ?2");
+    if (!st.status()) return st.status();
+    Status s = st.bind(1, session_id);
+    if (s) s = st.bind(2, static_cast<int64_t>(limit));
+    if (!s) return s;
+    std::vector<ArchiveListComment> out;
+    Status error;
+    while (st.step(&error)) out.push_back(read_list_comment(st.get()));
+    st.reset();
+    if (!error) return error;
+    return out;
+  } catch (const std::exception& e) {
+    return Status::error("internal", e.what());
+  }
+}
+
 // ---- Retention ----
 
 namespace {
@@ -450,14 +694,17 @@ Result<PruneCounts> count_session(sqlite3* db, int64_t session_id) {
 }
 
 Status record_prune(sqlite3* db, int64_t session_id, const PruneCounts& planned, int64_t cutoff_ms,
-                    int64_t now_ms, const std::string& actor) {
+                    int64_t now_ms, const std::string& actor, std::optional<int64_t> retention_days) {
   nlohmann::ordered_json detail = {{"comments", planned.comments},
                                    {"votes", planned.votes},
                                    {"moderation_events", planned.moderation_events},
                                    {"on_air_events", planned.on_air_events},
                                    {"cutoff_ms", cutoff_ms}};
+  if (retention_days) detail["retention_days"] = *retention_days;
   const std::string after = detail.dump();
-  const std::string reason = "retention: session ended before the cut-off";
+  const std::string reason = retention_days ? "retention: kept " + std::to_string(*retention_days) +
+                                                  " day(s) after the session ended"
+                                            : "retention: session ended before the cut-off";
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db,
                               "INSERT INTO moderation_events (session_id, action, actor, reason, after_text, at_ms) "
@@ -533,20 +780,42 @@ Result<bool> prune_batch(sqlite3* db, int64_t session_id, int64_t batch, int64_t
   return any;
 }
 
-Result<std::vector<PruneReport>> prune_impl(const std::string& db_path, int64_t cutoff_ms, int64_t now_ms,
-                                            const std::string& actor, size_t batch_rows) {
+bool has_retention_column(sqlite3* db) {
+  Prepared st(db, "SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'retention_days'");
+  if (!st.status()) return false;
+  Status error;
+  const bool found = st.step(&error);
+  st.reset();
+  return found;
+}
+
+constexpr int64_t kDayMs = 86'400'000;
+// Keeps ended_at + days * 1 day far from int64 overflow (about 2.7 million years).
+constexpr int64_t kMaxRetentionDays = 1'000'000'000;
+
+// cutoff_ms set: every ended session that ended before it. Unset: every
+// ended session whose own retention_days has passed by now_ms.
+Result<std::vector<PruneReport>> prune_impl(const std::string& db_path, std::optional<int64_t> cutoff_ms,
+                                            int64_t now_ms, const std::string& actor, size_t batch_rows) {
   WriteConnection conn;
   if (Status s = open_connection(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, conn.slot()); !s) return s;
   sqlite3* db = conn.get();
   if (Status s = exec(db, "PRAGMA foreign_keys = ON"); !s) return s;
 
   std::vector<PruneReport> sessions;
+  if (!cutoff_ms && !has_retention_column(db)) return sessions;  // nothing can have a retention yet
   {
-    Prepared st(db,
-                "SELECT id, title_ar, title_en, ended_at_ms FROM sessions WHERE status = 'ended' "
-                "AND ended_at_ms IS NOT NULL AND ended_at_ms < ?1 ORDER BY id");
+    Prepared st(db, cutoff_ms ? "SELECT id, title_ar, title_en, ended_at_ms, NULL FROM sessions "
+                                "WHERE status = 'ended' AND ended_at_ms IS NOT NULL AND ended_at_ms < ?1 ORDER BY id"
+                              : "SELECT id, title_ar, title_en, ended_at_ms, retention_days FROM sessions "
+                                "WHERE status = 'ended' AND ended_at_ms IS NOT NULL AND retention_days IS NOT NULL "
+                                "AND retention_days >= 0 AND retention_days <= ?2 "
+                                "AND ended_at_ms + retention_days * ?3 <= ?1 ORDER BY id");
     if (!st.status()) return st.status();
-    if (Status s = st.bind(1, cutoff_ms); !s) return s;
+    Status s = st.bind(1, cutoff_ms.value_or(now_ms));
+    if (s && !cutoff_ms) s = st.bind(2, kMaxRetentionDays);
+    if (s && !cutoff_ms) s = st.bind(3, kDayMs);
+    if (!s) return s;
     Status error;
     while (st.step(&error)) {
       PruneReport r;
@@ -554,6 +823,7 @@ Result<std::vector<PruneReport>> prune_impl(const std::string& db_path, int64_t 
       r.title_ar = column_text(st.get(), 1);
       r.title_en = column_text(st.get(), 2);
       r.ended_at_ms = sqlite3_column_int64(st.get(), 3);
+      r.retention_days = column_opt(st.get(), 4);
       sessions.push_back(std::move(r));
     }
     st.reset();
@@ -576,7 +846,12 @@ Result<std::vector<PruneReport>> prune_impl(const std::string& db_path, int64_t 
       if (first) {
         // The trace goes in with the first deletion, so no row can vanish
         // without the audit log saying so, even if prune is interrupted.
-        if (Status s = record_prune(db, report.session_id, *planned, cutoff_ms, now_ms, actor); !s) return s;
+        const int64_t cutoff =
+            cutoff_ms ? *cutoff_ms : now_ms - report.retention_days.value_or(0) * kDayMs;
+        if (Status s = record_prune(db, report.session_id, *planned, cutoff, now_ms, actor, report.retention_days);
+            !s) {
+          return s;
+        }
         first = false;
       }
       auto any = prune_batch(db, report.session_id, batch, &last_comment_id, &done);
@@ -605,5 +880,47 @@ Result<std::vector<PruneReport>> prune_ended_sessions(const std::string& db_path
     return Status::error("internal", "prune failed");
   }
 }
+
+Status record_recordings_prune(const std::string& db_path, int64_t session_id, const std::vector<std::string>& names,
+                               int64_t now_ms, const std::string& actor) {
+  try {
+    WriteConnection conn;
+    if (Status s = open_connection(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, conn.slot()); !s) return s;
+    nlohmann::json list = nlohmann::json::array();
+    for (const std::string& n : names) list.push_back(n);
+    const std::string after = nlohmann::json{{"recordings", list}}.dump(-1, ' ', false,
+                                                                         nlohmann::json::error_handler_t::replace);
+    const std::string reason = "retention: recording files deleted";
+    Prepared st(conn.get(),
+                "INSERT INTO moderation_events (session_id, action, actor, reason, after_text, at_ms) "
+                "VALUES (?1, 'prune', ?2, ?3, ?4, ?5)");
+    if (!st.status()) return st.status();
+    Status s = st.bind(1, session_id);
+    if (s) s = st.bind_text(2, actor);
+    if (s) s = st.bind_text(3, reason);
+    if (s) s = st.bind_text(4, after);
+    if (s) s = st.bind(5, now_ms);
+    Status error;
+    if (s) st.step(&error);
+    st.reset();
+    if (!s) return s;
+    return error;
+  } catch (const std::exception& e) {
+    return Status::error("internal", std::string("record prune failed: ") + e.what());
+  }
+}
+
+Result<std::vector<PruneReport>> prune_expired_sessions(const std::string& db_path, int64_t now_ms,
+                                                        const std::string& actor, size_t batch_rows) {
+  try {
+    return prune_impl(db_path, std::nullopt, now_ms, actor, batch_rows);
+  } catch (const std::exception& e) {
+    return Status::error("internal", std::string("prune failed: ") + e.what());
+  } catch (...) {
+    return Status::error("internal", "prune failed");
+  }
+}
+
+#undef ARCHIVE_LIST_SELECT
 
 }  // namespace sabla::store

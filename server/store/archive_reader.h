@@ -118,6 +118,45 @@ class ArchiveCursor {
 
 constexpr size_t kArchivePageRows = 1000;
 
+// ---- Archive page queries (server/archive/queries.h builds their JSON) ----
+
+// One session with the figures the archive lists.
+struct SessionSummary {
+  SessionRow session;
+  int64_t viewers_peak = 0;                 // 0 on a database without the column
+  std::optional<int64_t> retention_days;    // nullopt: keep forever
+  int64_t received = 0;                     // every stored comment
+  int64_t approved = 0;
+  int64_t rejected = 0;
+  int64_t hidden = 0;
+  int64_t pending = 0;
+  int64_t aired = 0;                        // distinct comments with an 'aired' on-air event
+};
+
+// A comment as the archive page lists it.
+struct ArchiveListComment {
+  CommentRow row;
+  bool aired = false;  // has at least one 'aired' on-air event
+};
+
+// SQL-side filters of a comment walk (text matching is done in C++ on
+// normalised forms, see archive/queries.cpp).
+struct ArchiveCommentFilter {
+  std::optional<CommentStatus> status;
+  std::string source;  // "" = any
+};
+
+// Comments per minute of stream offset. `minute` is floor(offset / 60 s)
+// (negative before the session went live).
+struct MinuteCounts {
+  int64_t minute = 0;
+  int64_t received = 0;
+  int64_t approved = 0;
+  int64_t rejected = 0;
+  int64_t hidden = 0;
+  int64_t pending = 0;
+};
+
 class ArchiveReader {
  public:
   // Opens `db_path` read-only (SQLITE_OPEN_READONLY; the file must exist and
@@ -140,11 +179,41 @@ class ArchiveReader {
   std::unique_ptr<ArchiveCursor<ArchiveOnAirEvent>> on_air_events(int64_t session_id,
                                                                    size_t page_rows = kArchivePageRows);
 
+  // Every session (by id, at most `max_sessions`) with its counts: one
+  // grouped pass over the comments and one over the aired events.
+  Result<std::vector<SessionSummary>> session_summaries(size_t max_sessions = 10000);
+
+  // The session's comments in id order, filtered by status/source in SQL,
+  // each with its aired flag (an index seek per row).
+  std::unique_ptr<ArchiveCursor<ArchiveListComment>> list_comments(int64_t session_id,
+                                                                   const ArchiveCommentFilter& filter,
+                                                                   size_t page_rows = 500);
+
+  // Per minute of stream offset (the stored offset, else received time
+  // minus live_at, else minus created_at), ascending; at most `max_buckets`
+  // minutes (the earliest ones).
+  Result<std::vector<MinuteCounts>> comments_per_minute(const SessionRow& session, size_t max_buckets = 20000);
+
+  // The session's comments with the most votes (ties: earlier id first).
+  Result<std::vector<ArchiveListComment>> top_comments(int64_t session_id, size_t limit);
+
+  // Makes every query on this reader fail with code "timeout" once
+  // `budget_ms` from now have passed (0 lifts the limit). Queries check it
+  // while they run (an SQLite progress handler), so a slow aggregate is
+  // cut short instead of holding an HTTP worker.
+  void set_time_budget(int64_t budget_ms);
+  bool out_of_time() const;
+
+  // Whether the sessions table has `column` (databases written before a
+  // migration are read as they are: the reader never migrates).
+  bool sessions_has_column(const char* column);
+
   sqlite3* handle() const { return db_; }
 
  private:
   ArchiveReader() = default;
   sqlite3* db_ = nullptr;
+  int64_t deadline_ns_ = 0;  // steady clock; 0 = none
 };
 
 // ---- Retention ----
@@ -158,6 +227,7 @@ struct PruneReport {
   int64_t votes = 0;
   int64_t moderation_events = 0;
   int64_t on_air_events = 0;
+  std::optional<int64_t> retention_days;  // set by prune_expired_sessions
 };
 
 // Deletes the comments, votes, moderation events and on-air events of every
@@ -176,5 +246,20 @@ struct PruneReport {
 Result<std::vector<PruneReport>> prune_ended_sessions(const std::string& db_path, int64_t cutoff_ms,
                                                       int64_t now_ms, const std::string& actor,
                                                       size_t batch_rows = 2000);
+
+// Per-session retention: prunes (as above, same batches and 'prune' audit
+// record) every ended session whose own retention_days is set and has passed
+// since it ended (ended_at_ms + retention_days * 1 day <= now_ms). Sessions
+// kept forever (retention_days NULL) are never touched. A database from
+// before the retention column has nothing to prune.
+// Records in the audit log (a 'prune' moderation event of the session,
+// after_text {"recordings":[names]}) that recording files of the session
+// are about to be deleted. Called before deleting them, so no file can
+// vanish without a trace.
+Status record_recordings_prune(const std::string& db_path, int64_t session_id, const std::vector<std::string>& names,
+                               int64_t now_ms, const std::string& actor);
+
+Result<std::vector<PruneReport>> prune_expired_sessions(const std::string& db_path, int64_t now_ms,
+                                                        const std::string& actor, size_t batch_rows = 2000);
 
 }  // namespace sabla::store

@@ -177,6 +177,16 @@ CREATE INDEX on_air_events_comment ON on_air_events (comment_id, kind, at_ms);
 CREATE INDEX comments_session_time ON comments (session_id, received_at_ms);
 )sql";
 
+// Version 4. Archive figures and retention per session:
+//  - viewers_peak: the most viewers seen at once (the server raises it with
+//    max(), so it only grows);
+//  - retention_days: how long after its end the session's comments and
+//    recordings are kept; NULL keeps them forever (`sabla archive prune`).
+constexpr std::string_view kSessionArchive = R"sql(
+ALTER TABLE sessions ADD COLUMN viewers_peak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN retention_days INTEGER;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -184,6 +194,7 @@ const std::vector<Migration>& migrations() {
       {"0001_initial", kInitial},
       {"0002_on_air_events", kOnAirEvents},
       {"0003_archive_indexes", kArchiveIndexes},
+      {"0004_session_archive", kSessionArchive},
   };
   return list;
 }

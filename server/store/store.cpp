@@ -1032,6 +1032,35 @@ bool Store::update_session(SessionRow session, std::function<void(Status)> done)
   });
 }
 
+bool Store::record_viewers_peak(int64_t session_id, int64_t peak, std::function<void(Status)> done) {
+  return guard_submit([&] {
+    auto body = [session_id, peak](Db& db) -> Status {
+      Stmt st(db, "UPDATE sessions SET viewers_peak = max(viewers_peak, ?) WHERE id = ? RETURNING id");
+      st.bind(peak).bind(session_id);
+      auto id = returning_id(st);
+      if (!id) return id.status();
+      if (!*id) return Status::error("not_found", "no session " + std::to_string(session_id));
+      return Status::ok();
+    };
+    return impl_->submit(make_op<Status>(false, std::move(body), std::move(done)));
+  });
+}
+
+bool Store::set_retention(int64_t session_id, std::optional<int64_t> days, std::function<void(Status)> done) {
+  return guard_submit([&] {
+    auto body = [session_id, days](Db& db) -> Status {
+      if (days && *days < 0) return Status::error("invalid", "retention days must not be negative");
+      Stmt st(db, "UPDATE sessions SET retention_days = ? WHERE id = ? RETURNING id");
+      st.bind(days).bind(session_id);
+      auto id = returning_id(st);
+      if (!id) return id.status();
+      if (!*id) return Status::error("not_found", "no session " + std::to_string(session_id));
+      return Status::ok();
+    };
+    return impl_->submit(make_op<Status>(false, std::move(body), std::move(done)));
+  });
+}
+
 bool Store::create_account(AccountRow account, std::function<void(Result<AccountRow>)> done) {
   return guard_submit([&] {
     auto body = [a = std::move(account)](Db& db) -> Result<AccountRow> {

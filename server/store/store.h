@@ -204,6 +204,13 @@ class Store {
                      std::function<void(Status)> done);
   bool create_session(SessionRow session, std::function<void(Result<SessionRow>)> done);
   bool update_session(SessionRow session, std::function<void(Status)> done);
+  // Raises the session's viewers_peak to `peak` if higher (never lowers it).
+  // not_found when there is no such session.
+  bool record_viewers_peak(int64_t session_id, int64_t peak, std::function<void(Status)> done);
+  // Keeps the session's comments and recordings `days` days after it ended
+  // (nullopt: forever, the default); `sabla archive prune` applies it.
+  // invalid for a negative count, not_found when there is no such session.
+  bool set_retention(int64_t session_id, std::optional<int64_t> days, std::function<void(Status)> done);
   bool create_account(AccountRow account, std::function<void(Result<AccountRow>)> done);
   bool create_api_token(ApiTokenRow token, std::function<void(Result<ApiTokenRow>)> done);
   bool save_auth_session(AuthSessionRow session, std::function<void(Status)> done);

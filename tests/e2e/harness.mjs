@@ -99,7 +99,8 @@ export class Harness {
   // `users` ([{name, role}]) are created first with `sabla user add`; then the
   // server makes no first-start account, so include a producer.
   // `password` is the producer's (first-start or created).
-  startServer(binary, { users = [] } = {}) {
+  // `env` adds environment variables; video is off unless SABLA_VIDEO_SOURCE is given.
+  startServer(binary, { users = [], env: extraEnv = {} } = {}) {
     if (!binary) throw new Error('usage: node <script> path/to/sabla');
     if (!fs.existsSync(binary)) throw new Error(`no server binary at ${binary}`);
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `sabla-${this.tag}-`));
@@ -114,6 +115,8 @@ export class Harness {
     const env = { ...process.env };
     // Serve this checkout's pages, whichever tree the binary was built from.
     if (!env.SABLA_STATIC_DIR) env.SABLA_STATIC_DIR = STATIC_DIR;
+    if (!env.SABLA_VIDEO_SOURCE) env.SABLA_VIDEO_SOURCE = 'off';
+    Object.assign(env, extraEnv);
     this.server = spawn(binary, ['serve', '--port', '0', '--bind', '127.0.0.1', '--data', this.dataDir], {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -76,6 +76,7 @@ function startServer() {
   const env = { ...process.env };
   // Serve this checkout's pages, whichever tree the binary was built from.
   if (!env.SABLA_STATIC_DIR) env.SABLA_STATIC_DIR = path.resolve(here, '../../static');
+  if (!env.SABLA_VIDEO_SOURCE) env.SABLA_VIDEO_SOURCE = 'off';  // this test is about comments
   server = spawn(binary, ['serve', '--port', '0', '--bind', '127.0.0.1', '--data', dataDir], {
     env, stdio: ['ignore', 'pipe', 'pipe'],
   });

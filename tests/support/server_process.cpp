@@ -238,6 +238,11 @@ bool ServerProcess::spawn(const std::vector<std::string>& args, std::string* err
     if (!overridden) env_store.emplace_back(kv);
   }
   for (const auto& [k, v] : opts_.env) env_store.push_back(k + "=" + v);
+  // Servers in tests run without video unless a test asks for it: a pipeline
+  // per test server would load the 2-core test machine for nothing.
+  bool video_set = std::getenv("SABLA_VIDEO_SOURCE") != nullptr;
+  for (const auto& [k, v] : opts_.env) video_set = video_set || k == "SABLA_VIDEO_SOURCE";
+  if (!video_set) env_store.emplace_back("SABLA_VIDEO_SOURCE=off");
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);

@@ -29,6 +29,7 @@ struct InProcess {
     config.data_dir = dir.path();
     config.bind = "127.0.0.1";
     config.port = 0;
+    config.video_source = "off";
     start();
   }
   void start() {

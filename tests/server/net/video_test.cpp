@@ -1,0 +1,63 @@
+// The server with its video pipeline on (small test card): HLS is served,
+// studios get the pipeline status, viewers learn where the stream is.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/server_process.h"
+#include "support/ws_client.h"
+
+using namespace sabla::test;
+using nlohmann::json;
+
+SCENARIO("serve with the test card publishes HLS and reports the pipeline", "[server][video]") {
+  ServerProcess srv({}, {{"SABLA_VIDEO_SOURCE", "testcard"}, {"SABLA_VIDEO_SIZE", "320x180"}, {"SABLA_RECORDING", "true"}});
+  std::string err;
+  REQUIRE(srv.start(&err));
+  const int port = srv.port();
+
+  // The first playlist needs two keyframe intervals (hlssink2): bounded wait.
+  HttpResponse playlist;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    playlist = http_get(port, "/hls/live.m3u8");
+    if (playlist.status == 200 && playlist.body.find(".ts") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  } while (std::chrono::steady_clock::now() < deadline);
+  REQUIRE(playlist.status == 200);
+  CHECK(playlist.body.rfind("#EXTM3U", 0) == 0);
+  auto first_segment = playlist.body.substr(playlist.body.find("seg"));
+  first_segment = first_segment.substr(0, first_segment.find('\n'));
+  auto segment = http_get(port, "/hls/" + first_segment);
+  CHECK(segment.status == 200);
+  CHECK(segment.body.size() > 188);
+  CHECK(static_cast<unsigned char>(segment.body[0]) == 0x47);  // MPEG-TS sync byte
+
+  WsOptions o;
+  o.port = port;
+  o.subprotocol = "sabla.viewer.v1";
+  auto viewer = WsClient::connect(o, &err);
+  REQUIRE(viewer);
+  auto welcome = viewer->recv_type("welcome", 5000);
+  REQUIRE(welcome);
+  CHECK((*welcome)["stream"]["hls"] == "/hls/live.m3u8");
+  CHECK((*welcome)["stream"]["live"] == true);
+
+  auto login = http_post_json(port, "/api/v1/login", json{{"name", "producer"}, {"password", srv.initial_password(2000)}});
+  REQUIRE(login.status == 200);
+  WsOptions so = o;
+  so.subprotocol = "sabla.studio.v1";
+  so.cookie = cookie_from(login, "sabla_session");
+  so.origin = "http://127.0.0.1:" + std::to_string(port);
+  auto studio = WsClient::connect(so, &err);
+  REQUIRE(studio);
+  auto status = studio->recv_until(
+      [](const json& j) { return j.value("type", "") == "pipeline" && j.value("fps", 0.0) > 0; }, 8000);
+  REQUIRE(status);
+  CHECK((*status)["state"] == "playing");
+  CHECK((*status)["source_live"] == true);
+  CHECK((*status)["recording"].get<std::string>().find(".mkv") != std::string::npos);
+  CHECK(srv.terminate() == 0);  // a clean stop with the pipeline running
+}
