@@ -821,9 +821,10 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
 }
 
 std::string NetServer::metrics_text() {
-  auto m = room_->metrics();
-  auto s = store_.metrics();
+  const auto m = room_->metrics();
+  const auto s = store_.metrics();
   std::ostringstream o;
+  o.precision(15);  // counters stay exact well past a million
   auto metric = [&](const char* name, const char* type, const char* help) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
   };
@@ -831,36 +832,36 @@ std::string NetServer::metrics_text() {
   o << "sabla_connections{role=\"viewer\"} " << m.viewers_connected << '\n'
     << "sabla_connections{role=\"studio\"} " << m.studios_connected << '\n'
     << "sabla_connections{role=\"overlay\"} " << m.overlays_connected << '\n';
-  metric("sabla_comments_received_total", "counter", "Comments received (viewers and bridges).");
-  o << "sabla_comments_received_total " << m.comments_received << '\n';
-  metric("sabla_comments_acked_total", "counter", "Comments acknowledged after commit.");
-  o << "sabla_comments_acked_total " << m.comments_acked << '\n';
-  metric("sabla_comments_refused_total", "counter", "Comments refused before storing (empty, too long, limits, bans).");
-  o << "sabla_comments_refused_total " << m.comments_rejected_input << '\n';
-  metric("sabla_comments_approved_total", "counter", "Comments approved (by a moderator or automatically).");
-  o << "sabla_comments_approved_total " << m.comments_approved << '\n';
-  metric("sabla_comments_rejected_total", "counter", "Comments rejected.");
-  o << "sabla_comments_rejected_total " << m.comments_rejected << '\n';
-  metric("sabla_votes_total", "counter", "Votes counted.");
-  o << "sabla_votes_total " << m.votes << '\n';
-  metric("sabla_pending_comments", "gauge", "Comments waiting for moderation.");
-  o << "sabla_pending_comments " << m.pending << '\n';
-  metric("sabla_store_queue_length", "gauge", "Operations waiting for the store writer.");
-  o << "sabla_store_queue_length " << s.queue_length << '\n';
-  metric("sabla_store_transactions_total", "counter", "Committed store transactions.");
-  o << "sabla_store_transactions_total " << s.transactions << '\n';
-  metric("sabla_store_operations_total", "counter", "Committed store operations.");
-  o << "sabla_store_operations_total " << s.operations << '\n';
-  metric("sabla_store_commit_seconds", "gauge", "Duration of the latest COMMIT.");
-  o << "sabla_store_commit_seconds " << s.last_commit_ms / 1000.0 << '\n';
-  metric("sabla_store_commit_seconds_max", "gauge", "Longest COMMIT since start.");
-  o << "sabla_store_commit_seconds_max " << s.max_commit_ms / 1000.0 << '\n';
-  metric("sabla_ws_frames_in_total", "counter", "WebSocket messages received.");
-  o << "sabla_ws_frames_in_total " << frames_in_ << '\n';
-  metric("sabla_ws_culled_total", "counter", "Clients closed for lagging behind.");
-  o << "sabla_ws_culled_total " << culled_ << '\n';
-  metric("sabla_http_requests_total", "counter", "HTTP requests.");
-  o << "sabla_http_requests_total " << http_requests_ << '\n';
+  struct Single {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  };
+  const Single singles[] = {
+      {"sabla_comments_received_total", "counter", "Comments received (viewers and bridges).",
+       double(m.comments_received)},
+      {"sabla_comments_acked_total", "counter", "Comments acknowledged after commit.", double(m.comments_acked)},
+      {"sabla_comments_refused_total", "counter", "Comments refused before storing (empty, too long, limits, bans).",
+       double(m.comments_rejected_input)},
+      {"sabla_comments_approved_total", "counter", "Comments approved (by a moderator or automatically).",
+       double(m.comments_approved)},
+      {"sabla_comments_rejected_total", "counter", "Comments rejected.", double(m.comments_rejected)},
+      {"sabla_votes_total", "counter", "Votes counted.", double(m.votes)},
+      {"sabla_pending_comments", "gauge", "Comments waiting for moderation.", double(m.pending)},
+      {"sabla_store_queue_length", "gauge", "Operations waiting for the store writer.", double(s.queue_length)},
+      {"sabla_store_transactions_total", "counter", "Committed store transactions.", double(s.transactions)},
+      {"sabla_store_operations_total", "counter", "Committed store operations.", double(s.operations)},
+      {"sabla_store_commit_seconds", "gauge", "Duration of the latest COMMIT.", s.last_commit_ms / 1000.0},
+      {"sabla_store_commit_seconds_max", "gauge", "Longest COMMIT since start.", s.max_commit_ms / 1000.0},
+      {"sabla_ws_frames_in_total", "counter", "WebSocket messages received.", double(frames_in_)},
+      {"sabla_ws_culled_total", "counter", "Clients closed for lagging behind.", double(culled_)},
+      {"sabla_http_requests_total", "counter", "HTTP requests.", double(http_requests_)},
+  };
+  for (const auto& one : singles) {
+    metric(one.name, one.type, one.help);
+    o << one.name << ' ' << one.value << '\n';
+  }
   return o.str();
 }
 
