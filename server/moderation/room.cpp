@@ -183,6 +183,8 @@ Status Room::load() {
 
 void Room::switch_session(std::optional<int64_t> session_id) {
   current_session_ = session_id;
+  viewers_peak_ = metrics_.viewers_connected;
+  viewers_peak_saved_ = 0;
   comments_.clear();
   feed_.clear();
   feed_cache_.reset();
@@ -987,6 +989,15 @@ void Room::tick() {
     json status = video_status_();
     status["type"] = "pipeline";
     out_.publish(Audience::studios, dump(status));
+  }
+  viewers_peak_ = std::max<uint64_t>(viewers_peak_, metrics_.viewers_connected);
+  if (steady - last_count_push_ms_ >= 5000 && current_session_ && viewers_peak_ > viewers_peak_saved_ &&
+      store_.can_accept()) {
+    // The archive's "viewers peak"; written at most every 5 s, only when it grew.
+    viewers_peak_saved_ = viewers_peak_;
+    store_.record_viewers_peak(*current_session_, static_cast<int64_t>(viewers_peak_), [](Status st) {
+      if (!st) spdlog::warn("could not save the viewers peak: {}", st.message());
+    });
   }
   if (steady - last_count_push_ms_ >= 5000 && metrics_.viewers_connected != last_count_pushed_) {
     last_count_push_ms_ = steady;

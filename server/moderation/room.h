@@ -252,6 +252,8 @@ class Room {
   int64_t last_status_push_ms_ = 0;
   int64_t last_count_push_ms_ = 0;
   uint64_t last_count_pushed_ = 0;
+  uint64_t viewers_peak_ = 0;        // of the current session, in memory
+  uint64_t viewers_peak_saved_ = 0;  // what the store has
 
   RoomMetrics metrics_;
 };

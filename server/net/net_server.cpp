@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "archive/export.h"
+#include "archive/queries.h"
 #include "common/crypto.h"
 #include "moderation/text.h"
 #include "protocol/messages.h"
@@ -202,6 +203,7 @@ NetServer::NetServer(const Config& config, store::Store& store, const Clock& clo
   viewer_ring_ = std::make_unique<Ring>(static_cast<size_t>(std::max(16, config.viewer_backlog)));
   overlay_ring_ = std::make_unique<Ring>(256);
   auth_worker_ = std::make_unique<Worker>(64);
+  reader_worker_ = std::make_unique<Worker>(32);
   tick_timer_ = std::make_unique<Timer>();
   std::memset(&tick_timer_->sul, 0, sizeof(tick_timer_->sul));
   tick_timer_->self = this;
@@ -911,6 +913,74 @@ void NetServer::login(lws* wsi, HttpTxn* txn) {
   if (!queued) respond_json(txn, 503, error_body("busy", "too many logins at once, try again"));
 }
 
+// The archive page's reads. They run on the net thread on their own
+// read-only connection; each is bounded (paged scans, limits).
+void NetServer::archive_api(lws* wsi, HttpTxn* txn, const Actor& actor) {
+  if (txn->method != "GET") return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
+  if (actor.role != "archivist" && actor.role != "producer")
+    return respond_json(txn, 403, error_body("forbidden", "the archive is for archivists and producers"));
+  auto arg = [&](const char* name) {
+    char value[512] = {0};
+    const char* v = lws_get_urlarg_by_name(wsi, name, value, sizeof(value));
+    return std::string(v ? v : "");
+  };
+  auto number = [&](const char* name, int64_t fallback) {
+    std::string v = arg(name);
+    int64_t n = fallback;
+    if (!v.empty()) {
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || n < 0) return int64_t{-1};
+    }
+    return n;
+  };
+  // A search may scan a whole session (seconds for a million comments): it
+  // runs on the reader worker, never on the net thread, and the answer comes
+  // back through post() like a store completion.
+  const uint64_t txn_id = txn->id;
+  auto reply = [&](std::function<Result<json>()> query) {
+    bool queued = reader_worker_->post([this, txn_id, query = std::move(query)] {
+      auto result = std::make_shared<Result<json>>(query());
+      post([this, txn_id, result] {
+        HttpTxn* t = find_txn(txn_id);
+        if (!t) return;  // the client went away meanwhile
+        const Result<json>& r = *result;
+        if (r) return respond_json(t, 200, *r);
+        const Status failure = r.status();  // by value: code() must not outlive it
+        const std::string& code = failure.code();
+        const int status = code == "not_found" ? 404 : code == "invalid" ? 400 : code == "timeout" ? 503 : 500;
+        respond_json(t, status, error_body(status == 500 ? "internal" : code.c_str(), failure.message()));
+      });
+    });
+    if (!queued) respond_json(txn, 503, error_body("busy", "too many archive queries at once, try again"));
+  };
+  const std::string db = config_.db_path();
+  const std::string& path = txn->path;
+  if (path == "/api/v1/archive/sessions") return reply([db] { return archive::session_summaries(db); });
+  const std::string prefix = "/api/v1/archive/sessions/";
+  if (path.rfind(prefix, 0) != 0) return respond_json(txn, 404, error_body("not_found", "no such route"));
+  std::string rest = path.substr(prefix.size());
+  auto slash = rest.find('/');
+  auto id = parse_id(rest.substr(0, slash));
+  std::string what = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (!id) return respond_json(txn, 404, error_body("not_found", "no such session"));
+  const int64_t session = *id;
+  if (what == "timeline") return reply([db, session] { return archive::timeline(db, session); });
+  if (what == "top") {
+    int64_t limit = number("limit=", 10);
+    if (limit < 1) return respond_json(txn, 400, error_body("invalid", "limit must be a positive integer"));
+    limit = std::min(limit, archive::kTopMaxLimit);
+    return reply([db, session, limit] { return archive::top_comments(db, session, limit); });
+  }
+  if (what == "comments") {
+    int64_t limit = number("limit=", 100), offset = number("offset=", 0);
+    if (limit < 1 || offset < 0) return respond_json(txn, 400, error_body("invalid", "limit and offset must be integers"));
+    limit = std::min(limit, archive::kSearchMaxLimit);
+    return reply([db, session, q = arg("q="), st = arg("status="), src = arg("source="), au = arg("author="), limit,
+                  offset] { return archive::search_comments(db, session, q, st, src, au, limit, offset); });
+  }
+  respond_json(txn, 404, error_body("not_found", "no such route"));
+}
+
 void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
   const std::string& path = txn->path;
   const bool get = txn->method == "GET" || txn->method == "HEAD";
@@ -948,6 +1018,10 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
   if (path == "/api/v1/me") {
     if (!actor) return respond_json(txn, 401, error_body("unauthorized", "not logged in"));
     return respond_json(txn, 200, json{{"name", actor->name}, {"role", actor->role}});
+  }
+  if (path.rfind("/api/v1/archive/", 0) == 0) {
+    if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in first"));
+    return archive_api(wsi, txn, *actor);
   }
   if (path.rfind("/api/v1/sessions", 0) != 0) return respond_json(txn, 404, error_body("not_found", "no such route"));
   if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in or send a bearer token"));

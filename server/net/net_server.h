@@ -62,6 +62,7 @@ class NetServer final : public moderation::Outbound {
   struct Ring;
   int handle_http_request(lws* wsi, HttpTxn* txn);
   void dispatch_api(lws* wsi, HttpTxn* txn);
+  void archive_api(lws* wsi, HttpTxn* txn, const moderation::Actor& actor);
   void respond(HttpTxn* txn, int status, std::string content_type, std::string body,
                std::vector<std::pair<std::string, std::string>> headers = {});
   void respond_json(HttpTxn* txn, int status, const nlohmann::json& body,
@@ -119,6 +120,7 @@ class NetServer final : public moderation::Outbound {
   };
   std::unordered_map<std::string, CachedAuth> auth_cache_;  // token/cookie hash -> actor
   std::unique_ptr<Worker> auth_worker_;
+  std::unique_ptr<Worker> reader_worker_;  // archive queries: slow reads off the net thread
   struct Timer;
   std::unique_ptr<Timer> tick_timer_;
 

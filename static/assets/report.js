@@ -1,0 +1,167 @@
+// Decision report (/report?id=N): one printable page for the leadership —
+// session facts, the figures, the comments-per-minute chart, the top
+// questions by votes with their decision, and what was shown on screen, in
+// order. Arabic or English (the language toggle); print CSS in report.css.
+// Data: the archive API (see archive.js); strings, chart and login are
+// shared with the archive page.
+import { t, initI18n, onLangChange, getLang, fmtNumber, sessionTitle } from './i18n.js';
+import { el, $, dirOf } from './dom.js';
+import {
+  tr, applyTr, api, errorCode, setupLogin, drawChart, chartLegend, fmtDateTime, fmtDuration, fmtOffset,
+  statusLabel, sessionStatusLabel, ARCHIVE_ROLES,
+} from './archive.js';
+
+const TOP_N = 10;
+
+const ui = {
+  report: $('#report'),
+  notice: $('#report-notice'),
+  number: $('#report-number'),
+  title: $('#report-title'),
+  subtitle: $('#report-subtitle'),
+  facts: $('#facts'),
+  figures: $('#figures'),
+  chart: $('#chart'),
+  legend: $('#chart-legend'),
+  top: $('#top'),
+  topTable: $('#top-table'),
+  topEmpty: $('#top-empty'),
+  aired: $('#aired'),
+  airedTable: $('#aired-table'),
+  airedEmpty: $('#aired-empty'),
+  foot: $('#report-foot'),
+  print: $('#print'),
+};
+
+const state = { me: null, session: null, timeline: null, top: null, generatedAt: Date.now() };
+let auth = null;
+
+function showNotice(key, vars) {
+  ui.notice.hidden = !key;
+  ui.notice.textContent = key ? tr(key, vars) : '';
+}
+
+function sessionId() {
+  const raw = new URLSearchParams(location.search).get('id');
+  const id = Number(raw);
+  return raw && Number.isSafeInteger(id) && id > 0 ? id : null;
+}
+
+async function get(path) {
+  const res = await api('GET', path);
+  if (res.status === 401) { auth.expired(); throw new Error('unauthorized'); }
+  if (res.status === 403) { showNotice('err_forbidden'); throw new Error('forbidden'); }
+  if (res.status === 404) { showNotice('report_not_found'); throw new Error('not_found'); }
+  if (!res.ok || !res.data) { showNotice('err_load', { code: errorCode(res) }); throw new Error(String(res.status)); }
+  return res.data;
+}
+
+async function load() {
+  const id = sessionId();
+  if (!id) { showNotice('report_no_id'); return; }
+  ui.report.dataset.state = 'loading';
+  try {
+    const [list, timeline, top] = await Promise.all([
+      get('/api/v1/archive/sessions'),
+      get(`/api/v1/archive/sessions/${id}/timeline`),
+      get(`/api/v1/archive/sessions/${id}/top?limit=${TOP_N}`),
+    ]);
+    const session = (list.sessions || []).find((s) => s.id === id);
+    if (!session) { showNotice('report_not_found'); return; }
+    Object.assign(state, { session, timeline, top, generatedAt: Date.now() });
+  } catch { return; }
+  showNotice(null);
+  ui.report.hidden = false;
+  render();
+  ui.report.dataset.state = 'ready';
+  ui.print.disabled = false;
+}
+
+function fact(key, value, { dir } = {}) {
+  const shown = dir ? el('bdi', { dir, text: value }) : value;
+  return el('div', { class: 'fact' }, el('dt', { text: tr(key) }), el('dd', {}, shown));
+}
+
+function figure(key, value, kind) {
+  return el('div', { class: 'figure', dataset: { kind } }, el('dt', { text: tr(key) }), el('dd', { text: value }));
+}
+
+function render() {
+  const s = state.session;
+  if (!s) return;
+  const title = sessionTitle(s) || tr('report_session_no', { id: s.id });
+  const other = getLang() === 'ar' ? s.title_en : s.title_ar;
+  document.title = `${title} — ${tr('report_name')}`;
+  ui.number.textContent = tr('report_session_no', { id: fmtNumber(s.id) });
+  ui.title.textContent = title;
+  ui.subtitle.textContent = other && other !== title ? other : '';
+  ui.subtitle.hidden = !ui.subtitle.textContent;
+
+  const recs = Array.isArray(s.recordings) ? s.recordings : [];
+  ui.facts.replaceChildren(
+    fact('fact_title_ar', s.title_ar || tr('none'), { dir: 'rtl' }),
+    fact('fact_title_en', s.title_en || tr('none'), { dir: 'ltr' }),
+    fact('fact_status', sessionStatusLabel(s.status)),
+    fact('fact_live', fmtDateTime(s.live_at_ms)),
+    fact('fact_ended', fmtDateTime(s.ended_at_ms)),
+    fact('fact_duration', fmtDuration(s.duration_ms)),
+    fact('fact_peak', fmtNumber(s.viewers_peak || 0)),
+    fact('fact_retention', s.retention_days === null || s.retention_days === undefined
+      ? tr('retention_forever') : tr('retention_days', { n: fmtNumber(s.retention_days) })),
+    recs.length ? fact('fact_recordings', recs.map((r) => r.name).join('، '), { dir: 'ltr' }) : null);
+
+  ui.figures.replaceChildren(
+    figure('fig_received', fmtNumber(s.received || 0), 'received'),
+    figure('fig_approved', fmtNumber(s.approved || 0), 'approved'),
+    figure('fig_rejected', fmtNumber(s.rejected || 0), 'rejected'),
+    figure('fig_hidden', fmtNumber(s.hidden || 0), 'hidden'),
+    figure('fig_aired', fmtNumber(s.aired || 0), 'aired'),
+    figure('fig_peak', fmtNumber(s.viewers_peak || 0), 'peak'));
+
+  const tl = state.timeline || {};
+  if ((tl.minutes || []).length || (tl.on_air || []).length) {
+    ui.chart.replaceChildren(drawChart(tl, { width: 900, height: 240 }));
+  } else {
+    ui.chart.replaceChildren(el('p', { class: 'empty', text: tr('chart_empty') }));
+  }
+  ui.legend.replaceChildren(chartLegend());
+
+  const top = (state.top && state.top.comments) || [];
+  ui.topTable.hidden = top.length === 0;
+  ui.topEmpty.hidden = top.length > 0;
+  ui.top.replaceChildren(...top.map((c, i) => el('tr', { dataset: { id: c.id } },
+    el('td', { class: 'num rank-cell', text: fmtNumber(i + 1) }),
+    el('td', { class: 'text-cell' }, el('p', { class: 'comment-text', dir: dirOf(c.dir), text: c.text })),
+    el('td', { class: 'author-cell' }, el('bdi', { text: c.author || t('anonymous') })),
+    el('td', { class: 'num votes-cell', text: fmtNumber(c.votes || 0) }),
+    el('td', {}, el('span', { class: `status-pill st-${c.status}`, text: statusLabel(c.status) })),
+    el('td', { class: 'aired-cell', text: c.aired ? tr('yes') : tr('no') }))));
+
+  const aired = tl.on_air || [];
+  ui.airedTable.hidden = aired.length === 0;
+  ui.airedEmpty.hidden = aired.length > 0;
+  ui.aired.replaceChildren(...aired.map((p) => el('tr', { dataset: { id: p.comment_id } },
+    el('td', { class: 'num time-cell', dir: 'ltr', text: `${fmtOffset(p.from_ms)} – ${fmtOffset(p.to_ms)}` }),
+    el('td', { class: 'author-cell' }, el('bdi', { text: p.author || t('anonymous') })),
+    el('td', { class: 'text-cell' }, el('p', { class: 'comment-text', dir: dirOf(p.dir), text: p.text })))));
+
+  ui.foot.textContent = tr('report_generated', {
+    time: fmtDateTime(state.generatedAt), name: (state.me && state.me.name) || '',
+  });
+}
+
+ui.print.addEventListener('click', () => window.print());
+
+initI18n();
+applyTr();
+document.title = `${t('app_name')} — ${tr('report_name')}`;
+onLangChange(() => { applyTr(); render(); });
+
+auth = setupLogin((me) => {
+  state.me = me;
+  if (me.role && !ARCHIVE_ROLES.includes(me.role)) { showNotice('err_forbidden'); return; }
+  load();
+}, () => {
+  ui.report.hidden = true;
+  ui.print.disabled = true;
+});
