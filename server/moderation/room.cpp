@@ -594,6 +594,7 @@ json Room::snapshot_json(const Actor& actor) const {
               {"settings", settings_.to_json()},
               {"overlay", overlay_message()},
               {"rotation", rotation_json()},
+              {"pipeline", video_status_ ? video_status_() : json{{"state", "off"}}},
               {"counters",
                {{"pending", counts[0]},
                 {"approved", counts[1]},

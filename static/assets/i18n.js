@@ -48,6 +48,13 @@ const STRINGS = {
     feed_empty: 'لا توجد تعليقات منشورة بعد.',
     vote_aria: 'تأييد ({n})',
     anonymous: 'زائر',
+    // video (viewer)
+    video_label: 'البث المباشر',
+    video_loading: 'جارٍ تحميل البث…',
+    video_retry: 'البث غير متاح الآن — إعادة المحاولة خلال {s} ث',
+    video_unsupported: 'لا يستطيع هذا المتصفح تشغيل البث.',
+    viewers_watching: '{n} يشاهدون',
+    unmute: 'تشغيل الصوت',
     // studio
     login_title: 'تسجيل الدخول إلى الاستوديو',
     login_name: 'اسم المستخدم',
@@ -180,6 +187,38 @@ const STRINGS = {
     theme_max_lines: 'أقصى عدد للأسطر',
     theme_apply: 'طبّق',
     theme_bad: 'حجم الخط من 12 إلى 160، والأسطر من 1 إلى 10.',
+    // broadcast (video pipeline)
+    bc_title: 'البث',
+    bc_state_playing: 'يعمل',
+    bc_state_starting: 'يبدأ…',
+    bc_state_error: 'خطأ',
+    bc_state_stopped: 'متوقف',
+    bc_state_off: 'الفيديو مُعطّل',
+    bc_off: 'يعمل الخادم دون فيديو: لا بث ولا تسجيل ولا إعادة بث.',
+    bc_error: 'توقف البث بسبب خطأ: {error}',
+    bc_error_plain: 'توقف البث بسبب خطأ.',
+    bc_last_error: 'آخر خطأ: {error}',
+    bc_stale: 'لم تصل حالة البث منذ {s} ث.',
+    bc_input: 'المصدر',
+    bc_input_live: 'مباشر',
+    bc_input_slate: 'شاشة الانتظار',
+    bc_fps: 'الإطارات في الثانية',
+    bc_dropped: 'إطارات مُسقطة',
+    bc_of_frames: 'من {n}',
+    bc_bitrate: 'معدل البت',
+    bc_kbps: '{n} ك.بت/ث',
+    bc_latency: 'تأخير HLS (تقديري)',
+    bc_seconds: '≈ {n} ث',
+    bc_segments: 'مقاطع HLS: {n}',
+    bc_recording: 'التسجيل',
+    bc_not_recording: 'لا يوجد تسجيل',
+    bc_restreams: 'إعادة البث',
+    bc_restreams_none: 'لا توجد وجهات لإعادة البث.',
+    bc_rs_live: 'مباشر',
+    bc_rs_connecting: 'يتصل…',
+    bc_rs_reconnecting: 'يعيد الاتصال…',
+    bc_rs_failed: 'فشل',
+    bc_reconnects: 'إعادات الاتصال: {n}',
   },
   en: {
     app_name: 'Sabla',
@@ -223,6 +262,13 @@ const STRINGS = {
     feed_empty: 'No published comments yet.',
     vote_aria: 'Upvote ({n})',
     anonymous: 'Guest',
+    // video (viewer)
+    video_label: 'Live broadcast',
+    video_loading: 'Loading the broadcast…',
+    video_retry: 'The broadcast is unavailable — retrying in {s} s',
+    video_unsupported: 'This browser cannot play the broadcast.',
+    viewers_watching: '{n} watching',
+    unmute: 'Unmute',
     // studio
     login_title: 'Sign in to the studio',
     login_name: 'User name',
@@ -355,6 +401,38 @@ const STRINGS = {
     theme_max_lines: 'Maximum lines',
     theme_apply: 'Apply',
     theme_bad: 'Font size is 12 to 160 and lines 1 to 10.',
+    // broadcast (video pipeline)
+    bc_title: 'Broadcast',
+    bc_state_playing: 'Running',
+    bc_state_starting: 'Starting…',
+    bc_state_error: 'Error',
+    bc_state_stopped: 'Stopped',
+    bc_state_off: 'Video off',
+    bc_off: 'The server runs without video: no broadcast, recording or restreams.',
+    bc_error: 'The broadcast stopped with an error: {error}',
+    bc_error_plain: 'The broadcast stopped with an error.',
+    bc_last_error: 'Last error: {error}',
+    bc_stale: 'No broadcast status for {s} s.',
+    bc_input: 'Input',
+    bc_input_live: 'Live',
+    bc_input_slate: 'Slate',
+    bc_fps: 'Output fps',
+    bc_dropped: 'Dropped frames',
+    bc_of_frames: 'of {n}',
+    bc_bitrate: 'Bitrate',
+    bc_kbps: '{n} kbps',
+    bc_latency: 'HLS latency (est.)',
+    bc_seconds: '≈ {n} s',
+    bc_segments: 'HLS segments: {n}',
+    bc_recording: 'Recording',
+    bc_not_recording: 'Not recording',
+    bc_restreams: 'Restreams',
+    bc_restreams_none: 'No restream destinations.',
+    bc_rs_live: 'Live',
+    bc_rs_connecting: 'Connecting…',
+    bc_rs_reconnecting: 'Reconnecting…',
+    bc_rs_failed: 'Failed',
+    bc_reconnects: 'Reconnects: {n}',
   },
 };
 
@@ -439,6 +517,13 @@ export function fmtTime(ms) {
 
 export function fmtNumber(n) {
   try { return new Intl.NumberFormat(locale()).format(n); } catch { return String(n); }
+}
+
+// A number with exactly `digits` decimals (Latin digits, as fmtNumber).
+export function fmtDecimal(n, digits = 1) {
+  try {
+    return new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(n);
+  } catch { return Number(n).toFixed(digits); }
 }
 
 // Title of a session in the current language, falling back to the other one.

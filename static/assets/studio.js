@@ -1,9 +1,11 @@
 // Studio page: login, review queue with keyboard moderation, settings,
-// recently approved list, counters, and the "On air" panel (what the overlay
+// recently approved list, counters, the "Broadcast" panel (the video pipeline's
+// `pipeline` status: input, fps, drops, bitrate, HLS latency, recording,
+// restreams, errors) and the "On air" panel (what the overlay
 // shows, the rotation, lower third, ticker, theme, and a live preview). Protocol: docs/protocol.md,
 // subprotocol sabla.studio.v1. Items change only when the server says so
 // (`pending`, `updated`, `snapshot`), never optimistically.
-import { t, initI18n, onLangChange, fmtTime, fmtNumber, sessionTitle } from './i18n.js';
+import { t, initI18n, onLangChange, fmtTime, fmtNumber, fmtDecimal, sessionTitle } from './i18n.js';
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $, dirOf } from './dom.js';
 
@@ -14,6 +16,9 @@ const ON_AIR_ACTIONS = ['air', 'queue_air', 'clear', 'lower_third', 'ticker', 't
 const QUEUE_SECONDS_DEFAULT = 15;
 const THEME_PRESETS = ['default', 'light', 'dark'];
 const LT_FIELDS = ['name_ar', 'name_en', 'title_ar', 'title_en', 'session_ar', 'session_en'];
+const BC_STATES = ['playing', 'starting', 'error', 'stopped', 'off'];
+const BC_RESTREAM_STATES = ['live', 'connecting', 'reconnecting', 'failed'];
+const BC_STALE_MS = 5000; // `pipeline` comes about once a second
 
 const ui = {
   conn: $('#conn'),
@@ -68,6 +73,23 @@ const ui = {
   themePosition: $('#theme-position'),
   themeFontSize: $('#theme-font-size'),
   themeMaxLines: $('#theme-max-lines'),
+  bc: $('#broadcast'),
+  bcState: $('#bc-state'),
+  bcStale: $('#bc-stale'),
+  bcError: $('#bc-error'),
+  bcOff: $('#bc-off'),
+  bcDetails: $('#bc-details'),
+  bcInput: $('#bc-input'),
+  bcFps: $('#bc-fps'),
+  bcDropped: $('#bc-dropped'),
+  bcFrames: $('#bc-frames'),
+  bcBitrate: $('#bc-bitrate'),
+  bcLatency: $('#bc-latency'),
+  bcSegments: $('#bc-segments'),
+  bcRecording: $('#bc-recording'),
+  bcRestreams: $('#bc-restreams'),
+  bcRestreamsEmpty: $('#bc-restreams-empty'),
+  bcLastError: $('#bc-last-error'),
   counters: {
     pending: $('#count-pending'),
     approved: $('#count-approved'),
@@ -101,6 +123,9 @@ const state = {
   onairVersion: null,
   rotation: { items: [], until: null },
   onairNotice: null, // {key, vars, code, until}
+  pipeline: null, // last `pipeline` message
+  pipelineAt: 0, // when it came
+  restreamsKey: '',
 };
 
 // ---------- login ----------
@@ -238,6 +263,7 @@ function onMessage(msg) {
     case 'error': onOpError(msg); break;
     case 'overlay': onOverlay(msg); break;
     case 'rotation': onRotation(msg); break;
+    case 'pipeline': onPipeline(msg); break;
     default: break; // future messages
   }
 }
@@ -265,6 +291,7 @@ function onSnapshot(msg) {
   if (msg.settings) { state.settings = msg.settings; fillSettings(); }
   if (msg.overlay) onOverlay(msg.overlay);
   onRotation(msg.rotation || { items: [], until: null });
+  if (msg.pipeline && typeof msg.pipeline === 'object') onPipeline(msg.pipeline);
   state.selected = state.pending.has(keepSelected) ? keepSelected : null;
   state.haveSnapshot = true;
   renderConn();
@@ -820,6 +847,97 @@ ui.settingsForm.addEventListener('submit', (ev) => {
   });
 });
 
+// ---------- broadcast (video pipeline) ----------
+
+// `pipeline` message, about once a second (state "off": the server runs without video).
+function onPipeline(msg) {
+  state.pipeline = msg;
+  state.pipelineAt = Date.now();
+  renderBroadcast();
+}
+
+function num(v) {
+  const n = Number(v);
+  return v !== null && v !== undefined && v !== '' && Number.isFinite(n) ? n : null;
+}
+
+function setStat(node, value, text) {
+  node.textContent = value === null ? '—' : text;
+  if (value === null) delete node.dataset.value; else node.dataset.value = String(value);
+}
+
+function renderBroadcast() {
+  const p = state.pipeline;
+  ui.bc.hidden = !p;
+  if (!p) return;
+  const st = BC_STATES.includes(p.state) ? p.state : 'unknown';
+  ui.bc.dataset.state = st;
+  ui.bcState.dataset.state = st;
+  ui.bcState.textContent = st === 'unknown' ? String(p.state || '?') : t(`bc_state_${st}`);
+  const off = st === 'off';
+  ui.bcOff.hidden = !off;
+  ui.bcDetails.hidden = off;
+
+  const err = typeof p.error === 'string' ? p.error.trim() : '';
+  ui.bcError.hidden = st !== 'error';
+  if (st === 'error') ui.bcError.textContent = err ? t('bc_error', { error: err }) : t('bc_error_plain');
+  ui.bcLastError.hidden = off || st === 'error' || !err;
+  ui.bcLastError.textContent = ui.bcLastError.hidden ? '' : t('bc_last_error', { error: err });
+  renderBroadcastStale();
+  if (off) return;
+
+  const live = !!p.source_live;
+  ui.bcInput.dataset.live = live ? 'true' : 'false';
+  ui.bcInput.textContent = t(live ? 'bc_input_live' : 'bc_input_slate');
+
+  const fps = num(p.fps);
+  setStat(ui.bcFps, fps, fps === null ? '' : fmtDecimal(fps, 1));
+  const dropped = num(p.dropped);
+  setStat(ui.bcDropped, dropped, dropped === null ? '' : fmtNumber(dropped));
+  ui.bcDropped.dataset.nonzero = dropped ? 'true' : 'false';
+  const frames = num(p.frames);
+  ui.bcFrames.textContent = frames === null ? '' : t('bc_of_frames', { n: fmtNumber(frames) });
+  const kbps = num(p.kbps);
+  setStat(ui.bcBitrate, kbps, kbps === null ? '' : t('bc_kbps', { n: fmtNumber(Math.round(kbps)) }));
+  const latency = num(p.hls_latency_ms);
+  setStat(ui.bcLatency, latency && latency > 0 ? latency : null, latency ? t('bc_seconds', { n: fmtDecimal(latency / 1000, 1) }) : '');
+  const segments = num(p.hls_segments);
+  ui.bcSegments.textContent = segments === null ? '' : t('bc_segments', { n: fmtNumber(segments) });
+
+  const rec = typeof p.recording === 'string' ? p.recording.trim() : '';
+  ui.bcRecording.dataset.recording = rec ? 'true' : 'false';
+  ui.bcRecording.replaceChildren(rec ? el('bdi', { dir: 'ltr', class: 'bc-path', text: rec }) : t('bc_not_recording'));
+
+  renderRestreams(Array.isArray(p.restreams) ? p.restreams : []);
+}
+
+function renderRestreams(list) {
+  const key = JSON.stringify(list);
+  if (key === state.restreamsKey) return; // unchanged: keep the nodes (and any text selection)
+  state.restreamsKey = key;
+  ui.bcRestreams.replaceChildren(...list.filter((r) => r && typeof r === 'object').map((r) => {
+    const rs = BC_RESTREAM_STATES.includes(r.state) ? r.state : 'unknown';
+    const reconnects = num(r.reconnects);
+    const error = typeof r.error === 'string' ? r.error.trim() : '';
+    return el('li', { class: 'bc-restream', dataset: { state: rs } },
+      el('span', { class: 'bc-rs-state', text: rs === 'unknown' ? String(r.state || '?') : t(`bc_rs_${rs}`) }),
+      el('bdi', { class: 'bc-rs-url', dir: 'ltr', text: String(r.url || '') }),
+      reconnects ? el('span', { class: 'bc-sub', text: t('bc_reconnects', { n: fmtNumber(reconnects) }) }) : null,
+      error ? el('p', { class: 'bc-rs-error', dir: 'auto', text: error }) : null);
+  }));
+  ui.bcRestreamsEmpty.hidden = ui.bcRestreams.children.length > 0;
+}
+
+// No `pipeline` for a while (server busy or the link is down): say so.
+function renderBroadcastStale() {
+  if (!state.pipeline) return;
+  const age = Date.now() - state.pipelineAt;
+  const stale = age > BC_STALE_MS;
+  ui.bc.dataset.stale = stale ? 'true' : 'false';
+  ui.bcStale.hidden = !stale;
+  ui.bcStale.textContent = stale ? t('bc_stale', { s: fmtNumber(Math.floor(age / 1000)) }) : '';
+}
+
 // ---------- on air ----------
 
 function onAirButton(action, primary) {
@@ -1025,6 +1143,8 @@ function rerenderAll() {
   renderRotation();
   renderOnAirNotice();
   renderOnAirRole();
+  state.restreamsKey = '';
+  renderBroadcast();
 }
 
 setInterval(() => {
@@ -1033,6 +1153,7 @@ setInterval(() => {
   if (state.settingsNotice) renderSettingsNotice();
   if (state.onairNotice) renderOnAirNotice();
   if (state.rotation.until) renderRotationUntil();
+  if (state.pipeline) renderBroadcastStale();
 }, 500);
 
 initI18n();

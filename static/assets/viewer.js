@@ -1,4 +1,5 @@
-// Viewer page: live feed of approved comments, the comment box and upvotes.
+// Viewer page: the live video (HLS through hls.js, or the browser's own HLS),
+// live feed of approved comments, the comment box and upvotes.
 // Protocol: docs/protocol.md, subprotocol sabla.viewer.v1.
 import { t, initI18n, onLangChange, fmtTime, fmtNumber, sessionTitle, storageGet, storageSet } from './i18n.js';
 import { ReconnectingSocket, wsUrl } from './ws.js';
@@ -16,6 +17,10 @@ const VOTED_LIMIT = 500;
 const ui = {
   conn: $('#conn'),
   video: $('#video'),
+  player: $('#player'),
+  videoMessage: $('#video-message'),
+  viewers: $('#viewer-count'),
+  unmute: $('#unmute'),
   badge: $('#live-badge'),
   title: $('#session-title'),
   form: $('#compose'),
@@ -121,6 +126,8 @@ function onMessage(msg) {
     case 'session': setSession(msg.session || null); break;
     case 'ack': onAck(msg); break;
     case 'error': onError(msg); break;
+    case 'stream': onStream(msg); break;
+    case 'viewers': setViewers(msg.count); break;
     case 'overlay': break; // the overlay state is for the overlay page
     default: break;
   }
@@ -131,6 +138,8 @@ function onWelcome(msg) {
   if (typeof msg.token === 'string' && msg.token) storageSet(KEY.token, msg.token);
   if (msg.settings && typeof msg.settings === 'object') state.settings = { ...state.settings, ...msg.settings };
   if ('session' in msg) setSession(msg.session || null);
+  if ('stream' in msg) setStream(msg.stream);
+  if ('viewers' in msg) setViewers(msg.viewers);
   if (Array.isArray(msg.feed)) replaceFeed(msg.feed);
 
   // On connect the server greets a fresh viewer; our hello (sent on open)
@@ -203,13 +212,260 @@ function setSession(session) {
 
 function renderSession() {
   const s = state.session;
-  const live = !!s && s.status === 'live';
-  ui.video.dataset.status = live ? 'live' : 'offline';
-  ui.badge.dataset.status = live ? 'live' : 'offline';
-  ui.badge.textContent = t(live ? 'status_live' : 'status_offline');
+  renderBadge();
   const title = s ? sessionTitle(s) : '';
   ui.title.textContent = title || t('no_session');
   document.title = title ? `${title} — ${t('app_name')}` : t('app_name');
+}
+
+// ---------- video ----------
+// The server announces the stream in `welcome` ({"stream":{"hls","live"}}) and
+// pushes {"type":"stream","live"} when the source goes live or the slate comes
+// on. Without a stream (a server without video) the badge follows the session,
+// as before. The player retries with capped backoff when the playlist is not
+// there yet (404) or playback fails, and restarts when the picture freezes.
+
+const VIDEO = {
+  retryMinMs: 1000,
+  retryMaxMs: 15000,
+  stallMs: 15000, // no progress while playing: start over
+  loadingMs: 30000, // no picture this long after starting: start over
+};
+
+const player = {
+  known: false, // the server told us about a stream (video on)
+  src: null, // playlist URL
+  live: false, // stream.live: the source is on air (not the slate)
+  engine: null, // 'hls.js' | 'native' | null
+  hls: null,
+  state: 'none', // none | loading | playing | waiting | paused | retrying | unsupported
+  since: 0, // when `state` was entered
+  attempt: 0,
+  retryTimer: null,
+  retryAt: 0,
+  recovered: false, // one hls.recoverMediaError() per start
+  lastTime: 0,
+  lastProgressAt: 0,
+  viewers: null,
+};
+
+function hlsLib() {
+  const Hls = window.Hls;
+  return Hls && typeof Hls.isSupported === 'function' && Hls.isSupported() ? Hls : null;
+}
+
+function setStream(stream) {
+  const src = stream && typeof stream === 'object' && typeof stream.hls === 'string' && stream.hls ? stream.hls : null;
+  if (!src) {
+    player.known = false;
+    player.live = false;
+    player.src = null;
+    stopPlayer();
+    setPlayback('none');
+    return;
+  }
+  player.known = true;
+  player.live = !!stream.live;
+  const url = new URL(src, window.location.href).href;
+  if (url !== player.src || player.state === 'none') {
+    player.src = url;
+    player.attempt = 0;
+    startPlayer();
+  }
+  renderBadge();
+}
+
+function onStream(msg) {
+  if (typeof msg.hls === 'string' && msg.hls) { setStream({ hls: msg.hls, live: msg.live }); return; }
+  if (!player.known) return;
+  player.live = !!msg.live;
+  renderBadge();
+}
+
+function setViewers(count) {
+  const n = Number(count);
+  player.viewers = Number.isFinite(n) && n >= 0 ? Math.floor(n) : null;
+  renderViewers();
+}
+
+function setPlayback(s) {
+  if (player.state !== s) { player.state = s; player.since = Date.now(); }
+  ui.video.dataset.playback = s;
+  // Native controls (and their spinner) only once there is something to control.
+  ui.player.controls = ['playing', 'waiting', 'paused'].includes(s);
+  renderBadge();
+  renderVideoMessage();
+  renderUnmute();
+}
+
+function stopPlayer() {
+  clearTimeout(player.retryTimer);
+  player.retryTimer = null;
+  if (player.hls) {
+    const hls = player.hls;
+    player.hls = null;
+    try { hls.destroy(); } catch { /* already gone */ }
+  }
+  if (ui.player.hasAttribute('src')) {
+    ui.player.removeAttribute('src');
+    try { ui.player.load(); } catch { /* nothing loaded */ }
+  }
+  player.engine = null;
+  delete ui.video.dataset.engine;
+  delete ui.video.dataset.manifest;
+}
+
+function startPlayer() {
+  stopPlayer();
+  if (!player.src) { setPlayback('none'); return; }
+  const video = ui.player;
+  const Hls = hlsLib();
+  player.recovered = false;
+  player.lastTime = 0;
+  player.lastProgressAt = Date.now();
+  if (Hls) {
+    player.engine = 'hls.js';
+    const hls = new Hls({
+      // The page CSP allows scripts from 'self' only, so no blob: worker:
+      // hls.js transmuxes on the main thread.
+      enableWorker: false,
+      lowLatencyMode: false,
+      liveSyncDurationCount: 3, // start 3 segments behind the live edge
+      liveMaxLatencyDurationCount: 8, // jump forward when this far behind
+      maxLiveSyncPlaybackRate: 1.1, // or catch up gently
+      backBufferLength: 30,
+    });
+    player.hls = hls;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      if (player.hls !== hls) return;
+      ui.video.dataset.manifest = 'parsed';
+      tryPlay();
+    });
+    hls.on(Hls.Events.ERROR, (event, data) => {
+      if (player.hls !== hls || !data || !data.fatal) return;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !player.recovered) {
+        player.recovered = true;
+        hls.recoverMediaError();
+        return;
+      }
+      scheduleRetry(`${data.type}/${data.details}${data.response && data.response.code ? ` ${data.response.code}` : ''}`);
+    });
+    hls.loadSource(player.src);
+    hls.attachMedia(video);
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    player.engine = 'native';
+    video.src = player.src;
+    video.load();
+    tryPlay();
+  } else {
+    setPlayback('unsupported');
+    return;
+  }
+  ui.video.dataset.engine = player.engine;
+  setPlayback('loading');
+}
+
+function tryPlay() {
+  let p;
+  try { p = ui.player.play(); } catch { p = null; }
+  if (p && typeof p.catch === 'function') {
+    p.catch((err) => {
+      // Autoplay refused (it should not be, muted): wait for the viewer's play.
+      if (err && err.name === 'NotAllowedError' && player.engine) setPlayback('paused');
+    });
+  }
+}
+
+function scheduleRetry(reason) {
+  stopPlayer();
+  if (!player.src) { setPlayback('none'); return; }
+  const cap = Math.min(VIDEO.retryMaxMs, VIDEO.retryMinMs * 2 ** player.attempt);
+  const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
+  player.attempt = Math.min(player.attempt + 1, 10);
+  player.retryAt = Date.now() + delay;
+  ui.video.dataset.lastError = String(reason || 'error');
+  setPlayback('retrying');
+  player.retryTimer = setTimeout(() => { player.retryTimer = null; startPlayer(); }, delay);
+}
+
+ui.player.addEventListener('playing', () => {
+  if (!player.engine) return;
+  player.attempt = 0;
+  player.recovered = false;
+  player.lastProgressAt = Date.now();
+  setPlayback('playing');
+});
+ui.player.addEventListener('waiting', () => { if (player.state === 'playing') setPlayback('waiting'); });
+ui.player.addEventListener('pause', () => { if (player.engine && ['playing', 'waiting'].includes(player.state)) setPlayback('paused'); });
+ui.player.addEventListener('timeupdate', () => {
+  const now = ui.player.currentTime;
+  if (now !== player.lastTime) { player.lastTime = now; player.lastProgressAt = Date.now(); }
+  if (player.engine && !ui.player.paused && player.state !== 'playing' && ui.player.readyState >= 3) setPlayback('playing');
+});
+ui.player.addEventListener('loadedmetadata', () => { if (player.engine === 'native') ui.video.dataset.manifest = 'parsed'; });
+ui.player.addEventListener('error', () => {
+  if (!player.engine || !ui.player.error) return;
+  if (player.engine === 'hls.js' && player.hls && !player.recovered) {
+    player.recovered = true;
+    try { player.hls.recoverMediaError(); return; } catch { /* start over */ }
+  }
+  scheduleRetry(`media/${ui.player.error.code}`);
+});
+ui.player.addEventListener('volumechange', renderUnmute);
+
+ui.unmute.addEventListener('click', () => {
+  ui.player.muted = false;
+  if (!ui.player.volume) ui.player.volume = 1;
+  if (ui.player.paused && player.engine) tryPlay();
+  renderUnmute();
+});
+
+// Called every 500 ms: a frozen picture or a start that never comes means start over.
+function watchPlayback() {
+  const now = Date.now();
+  if (player.state === 'retrying') { renderVideoMessage(); return; }
+  if (!player.engine) return;
+  if ((player.state === 'playing' || player.state === 'waiting') && !ui.player.paused
+      && now - player.lastProgressAt > VIDEO.stallMs) {
+    scheduleRetry('stalled');
+  } else if (player.state === 'loading' && now - player.since > VIDEO.loadingMs) {
+    scheduleRetry('timeout');
+  }
+}
+
+function renderBadge() {
+  let live;
+  if (player.known) {
+    live = player.live && !['retrying', 'unsupported', 'none'].includes(player.state);
+  } else {
+    live = !!state.session && state.session.status === 'live';
+  }
+  ui.video.dataset.status = live ? 'live' : 'offline';
+  ui.badge.dataset.status = live ? 'live' : 'offline';
+  ui.badge.textContent = t(live ? 'status_live' : 'status_offline');
+}
+
+function renderVideoMessage() {
+  const s = player.state;
+  let text = null;
+  if (s === 'none') text = t('video_placeholder');
+  else if (s === 'loading') text = t('video_loading');
+  else if (s === 'unsupported') text = t('video_unsupported');
+  else if (s === 'retrying') text = t('video_retry', { s: fmtNumber(Math.max(1, Math.ceil((player.retryAt - Date.now()) / 1000))) });
+  ui.videoMessage.hidden = text === null;
+  if (text !== null) ui.videoMessage.textContent = text;
+}
+
+function renderViewers() {
+  const n = player.viewers;
+  ui.viewers.hidden = n === null;
+  if (n === null) return;
+  ui.viewers.dataset.count = String(n);
+  ui.viewers.textContent = t('viewers_watching', { n: fmtNumber(n) });
+}
+
+function renderUnmute() {
+  ui.unmute.hidden = !(player.engine && ui.player.muted && ['playing', 'waiting', 'paused'].includes(player.state));
 }
 
 // ---------- feed ----------
@@ -425,6 +681,7 @@ setInterval(() => {
   if (state.conn.state === 'waiting') renderConn();
   if (state.status && state.status.cooldown) renderStatus();
   if (state.notice) renderNotice();
+  watchPlayback();
 }, 500);
 
 // ---------- language ----------
@@ -432,6 +689,9 @@ setInterval(() => {
 function rerenderAll() {
   renderConn();
   renderSession();
+  renderVideoMessage();
+  renderViewers();
+  renderUnmute();
   renderCompose();
   renderStatus();
   renderNotice();
