@@ -137,9 +137,8 @@ Status fetch_page(Prepared& st, int64_t session_id, int64_t* last_id, int64_t* l
   "LEFT JOIN on_air_events fa ON fa.id = (SELECT o.id FROM on_air_events o "                             \
   "  WHERE o.comment_id = c.id AND o.kind = 'aired' ORDER BY o.at_ms, o.id LIMIT 1) "
 
-ArchiveComment read_archive_comment(sqlite3_stmt* st) {
-  ArchiveComment a;
-  CommentRow& r = a.row;
+// Columns 0-13 of both comment SELECTs below, in the comments table's order.
+void read_comment_columns(sqlite3_stmt* st, CommentRow& r) {
   r.id = sqlite3_column_int64(st, 0);
   r.session_id = sqlite3_column_int64(st, 1);
   r.viewer_id = column_opt(st, 2);
@@ -154,6 +153,11 @@ ArchiveComment read_archive_comment(sqlite3_stmt* st) {
   r.stream_offset_ms = column_opt(st, 11);
   r.status = parse_comment_status(column_text(st, 12)).value_or(CommentStatus::pending);
   r.votes = sqlite3_column_int64(st, 13);
+}
+
+ArchiveComment read_archive_comment(sqlite3_stmt* st) {
+  ArchiveComment a;
+  read_comment_columns(st, a.row);
   a.decision_event_id = column_opt(st, 14);
   if (a.decision_event_id) {
     a.decided_by = column_text(st, 15);
@@ -292,21 +296,7 @@ class OnAirCursor final : public ArchiveCursor<ArchiveOnAirEvent> {
 
 ArchiveListComment read_list_comment(sqlite3_stmt* st) {
   ArchiveListComment a;
-  CommentRow& r = a.row;
-  r.id = sqlite3_column_int64(st, 0);
-  r.session_id = sqlite3_column_int64(st, 1);
-  r.viewer_id = column_opt(st, 2);
-  r.display_name = column_text(st, 3);
-  r.text = column_text(st, 4);
-  r.lang = column_text(st, 5);
-  r.direction = column_text(st, 6);
-  r.source = column_text(st, 7);
-  r.client_id = column_text(st, 8);
-  r.external_id = column_text(st, 9);
-  r.received_at_ms = sqlite3_column_int64(st, 10);
-  r.stream_offset_ms = column_opt(st, 11);
-  r.status = parse_comment_status(column_text(st, 12)).value_or(CommentStatus::pending);
-  r.votes = sqlite3_column_int64(st, 13);
+  read_comment_columns(st, a.row);
   a.aired = sqlite3_column_int64(st, 14) != 0;
   return a;
 }
