@@ -282,12 +282,7 @@ int check_credential_options(const CredentialOptions& options, const char* what)
 // Opens the store in-thread: CLI writes commit before their call returns, so
 // a printed secret always belongs to a stored hash.
 std::unique_ptr<store::Store> open_store(const Config& config) {
-  store::Store::Options options;
-  options.path = config.db_path();
-  options.synchronous_full = config.synchronous_full;
-  options.max_batch = static_cast<size_t>(config.batch_max);
-  options.max_batch_delay_ms = config.batch_delay_ms;
-  options.queue_capacity = static_cast<size_t>(config.writer_queue);
+  store::Store::Options options = store::Store::options_from(config);
   options.threaded = false;
   auto opened = store::Store::open(options, [](store::Task task) { task(); });
   if (!opened) {

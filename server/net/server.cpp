@@ -43,12 +43,7 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
   impl->config = config;
   if (clock) impl->clock = clock;
   Impl* raw = impl.get();
-  store::Store::Options options;
-  options.path = config.db_path();
-  options.synchronous_full = config.synchronous_full;
-  options.max_batch = static_cast<size_t>(config.batch_max);
-  options.max_batch_delay_ms = config.batch_delay_ms;
-  options.queue_capacity = static_cast<size_t>(config.writer_queue);
+  const store::Store::Options options = store::Store::options_from(config);
   // Store completions run on the net thread: the poster hands them over.
   auto store = store::Store::open(options, [raw](store::Task task) { raw->net->post(std::move(task)); });
   if (!store) {

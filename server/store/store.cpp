@@ -768,6 +768,16 @@ Store::~Store() {
   }
 }
 
+Store::Options Store::options_from(const Config& config) {
+  Options options;
+  options.path = config.db_path();
+  options.synchronous_full = config.synchronous_full;
+  options.max_batch = static_cast<size_t>(config.batch_max);
+  options.max_batch_delay_ms = config.batch_delay_ms;
+  options.queue_capacity = static_cast<size_t>(config.writer_queue);
+  return options;
+}
+
 Result<std::unique_ptr<Store>> Store::open(const Options& options, Poster post_completion) {
   try {
     auto impl = std::make_unique<Impl>(options, std::move(post_completion));

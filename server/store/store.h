@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "config/config.h"
 
 namespace sabla::store {
 
@@ -177,6 +178,9 @@ class Store {
     size_t queue_capacity = 16384;   // bounded hand-off queue
     bool threaded = true;
   };
+
+  // The [store] part of the configuration (threaded).
+  static Options options_from(const Config& config);
 
   // Opens (creating if needed) the database, applies migrations, starts the writer.
   static Result<std::unique_ptr<Store>> open(const Options& options, Poster post_completion);
