@@ -1047,8 +1047,35 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
   auto slash = rest.find('/');
   auto id = parse_id(rest.substr(0, slash));
   std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  if (!id || (action != "live" && action != "end" && action != "comments" && action != "export"))
+  if (!id || (action != "live" && action != "end" && action != "comments" && action != "export" &&
+              action != "retention"))
     return respond_json(txn, 404, error_body("not_found", "no such route"));
+  if (action == "retention") {
+    if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
+    if (actor->role != "archivist" && actor->role != "producer")
+      return respond_json(txn, 403, error_body("forbidden", "retention is set by archivists and producers"));
+    auto body = json::parse(txn->body, nullptr, false);
+    std::optional<int64_t> days;
+    const bool valid = body.is_object() && body.contains("days") &&
+                       (body["days"].is_null() ||
+                        (body["days"].is_number_integer() && body["days"].get<int64_t>() >= 1 &&
+                         body["days"].get<int64_t>() <= 36500));
+    if (!valid)
+      return respond_json(txn, 400, error_body("invalid", "send {\"days\": 1-36500} or {\"days\": null} to keep forever"));
+    if (!body["days"].is_null()) days = body["days"].get<int64_t>();
+    const int64_t session = *id;
+    if (!store_.set_retention(session, days, [this, txn_id, session, days](Status st) {
+          HttpTxn* t = find_txn(txn_id);
+          if (!t) return;
+          if (!st) {
+            const bool missing = st.code() == "not_found";
+            return respond_json(t, missing ? 404 : 500, error_body(missing ? "not_found" : "internal", st.message()));
+          }
+          respond_json(t, 200, json{{"id", session}, {"retention_days", days ? json(*days) : json()}});
+        }))
+      respond_json(txn, 503, error_body("busy", "the store is busy, try again"));
+    return;
+  }
   if (action == "export") {
     if (!get) return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
     if (actor->role != "archivist" && actor->role != "producer")

@@ -89,6 +89,17 @@ SCENARIO("archivists download exports over HTTP", "[server][archive]") {
   CHECK(http_get(port, "/api/v1/sessions/999/export?format=csv", {{"Cookie", archivist}}).status == 404);
   CHECK(http_get(port, "/api/v1/sessions/1/export?format=csv").status == 401);
   CHECK(http_get(port, "/api/v1/sessions/1/export?format=csv", {{"Cookie", login(port, "mona", moderator_pw)}}).status == 403);
+  // Retention per session: set, refused when out of range, cleared.
+  Headers as_archivist = {{"Cookie", archivist}, {"Origin", "http://127.0.0.1:" + std::to_string(port)}};
+  auto set = http_post_json(port, "/api/v1/sessions/1/retention", json{{"days", 30}}, as_archivist);
+  CHECK(set.status == 200);
+  CHECK(json_body(set).value()["retention_days"] == 30);
+  auto summaries = http_get(port, "/api/v1/archive/sessions", {{"Cookie", archivist}});
+  REQUIRE(summaries.status == 200);
+  CHECK(json_body(summaries).value()["sessions"][0]["retention_days"] == 30);
+  CHECK(http_post_json(port, "/api/v1/sessions/1/retention", json{{"days", 0}}, as_archivist).status == 400);
+  CHECK(http_post_json(port, "/api/v1/sessions/99/retention", json{{"days", 5}}, as_archivist).status == 404);
+  CHECK(http_post_json(port, "/api/v1/sessions/1/retention", json{{"days", nullptr}}, as_archivist).status == 200);
   // The server kept serving throughout.
   CHECK(http_get(port, "/api/v1/health").status == 200);
 }
