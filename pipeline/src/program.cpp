@@ -945,6 +945,9 @@ gboolean Program::Impl::on_main_bus(GstBus*, GstMessage* msg, gpointer self) {
           gst_structure_has_name(s, "splitmuxsink-fragment-closed")) {
         GstClockTime end = 0;
         gst_structure_get_clock_time(s, "running-time", &end);
+        // While stopping, a fragment may close with an undefined running time
+        // (seen as 2^63): there is no segment end to measure from.
+        if (!GST_CLOCK_TIME_IS_VALID(end) || end > GstClockTime(INT64_MAX / 2)) break;
         int64_t now = [&] {
           Ref<GstClock> c(gst_element_get_clock(impl->main.get()));
           return c ? int64_t(gst_clock_get_time(c.get()) - gst_element_get_base_time(impl->main.get())) : int64_t(end);

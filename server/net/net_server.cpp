@@ -271,8 +271,20 @@ Status NetServer::start(moderation::Room* room) {
 }
 
 void NetServer::run() {
+  // lws_service() can fail transiently (e.g. its poll() interrupted by a
+  // signal another library's thread provoked); only a persistent failure ends
+  // the loop, so a stray signal never takes the server down.
+  int failures = 0;
   while (!stopping_.load()) {
-    if (lws_service(context_, 0) < 0) break;
+    if (lws_service(context_, 0) >= 0) {
+      failures = 0;
+      continue;
+    }
+    if (++failures == 1) spdlog::warn("lws_service failed; retrying");
+    if (failures >= 100) {
+      spdlog::error("lws_service keeps failing; the network loop stops");
+      break;
+    }
   }
 }
 
