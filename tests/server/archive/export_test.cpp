@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/store_helpers.h"
 #include "archive/export.h"
 #include "common/crypto.h"
 #include "store/archive_reader.h"
@@ -58,27 +59,12 @@ struct TempDir {
 };
 
 std::unique_ptr<Store> open_store(const std::string& path, bool threaded = false) {
-  Store::Options o;
-  o.path = path;
-  o.threaded = threaded;
-  auto r = Store::open(o, [](Task t) { t(); });
-  INFO(r.status().message());
-  REQUIRE(r.is_ok());
-  return std::move(r.value());
+  return test::open_test_store(path, threaded);
 }
 
 template <class R, class Call>
 R await(Store& store, Call call) {
-  std::mutex m;
-  std::optional<R> out;
-  REQUIRE(call([&](R r) {
-    std::lock_guard lk(m);
-    out = std::move(r);
-  }));
-  store.flush();
-  std::lock_guard lk(m);
-  REQUIRE(out.has_value());
-  return std::move(*out);
+  return test::await_store<R>(store, std::move(call));
 }
 
 constexpr int64_t kLiveAt = 1'764'400'000'000;  // 2025-11-29T07:06:40.000Z

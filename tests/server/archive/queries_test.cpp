@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/store_helpers.h"
 #include "archive/queries.h"
 #include "store/archive_reader.h"
 #include "store/schema.h"
@@ -55,28 +56,11 @@ struct TempDir {
   fs::path data() const { return path / "data"; }
 };
 
-std::unique_ptr<Store> open_store(const std::string& path) {
-  Store::Options o;
-  o.path = path;
-  o.threaded = false;
-  auto r = Store::open(o, [](Task t) { t(); });
-  INFO(r.status().message());
-  REQUIRE(r.is_ok());
-  return std::move(r.value());
-}
+std::unique_ptr<Store> open_store(const std::string& path) { return test::open_test_store(path); }
 
 template <class R, class Call>
 R await(Store& store, Call call) {
-  std::mutex m;
-  std::optional<R> out;
-  REQUIRE(call([&](R r) {
-    std::lock_guard lk(m);
-    out = std::move(r);
-  }));
-  store.flush();
-  std::lock_guard lk(m);
-  REQUIRE(out.has_value());
-  return std::move(*out);
+  return test::await_store<R>(store, std::move(call));
 }
 
 constexpr int64_t kLiveAt = 1'764'400'000'000;  // 2025-11-29T07:06:40.000Z

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/store_helpers.h"
 #include "store/store.h"
 
 using namespace sabla;
@@ -71,17 +72,7 @@ std::unique_ptr<Store> open_store(const Store::Options& o, Poster poster = inlin
 // here, on the test thread (Catch2 assertions are not thread-safe).
 template <class R, class Call>
 R await(Store& store, Call call) {
-  std::mutex m;
-  std::optional<R> out;
-  const bool accepted = call([&](R r) {
-    std::lock_guard lk(m);
-    out = std::move(r);
-  });
-  REQUIRE(accepted);
-  store.flush();
-  std::lock_guard lk(m);
-  REQUIRE(out.has_value());
-  return std::move(*out);
+  return test::await_store<R>(store, std::move(call));
 }
 
 int64_t create_session(Store& store, const std::string& status) {
