@@ -433,7 +433,7 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
   const int64_t viewer_id = v.id;
   const std::string k = *key;
   json cid = *client_id;
-  store_comment(std::move(row), &v, [this, viewer_id, k, cid](Result<store::InsertedComment> r) {
+  store_comment(std::move(row), [this, viewer_id, k, cid](Result<store::InsertedComment> r) {
     auto node = in_flight_.extract({viewer_id, k});
     std::vector<ConnId> waiters = node.empty() ? std::vector<ConnId>{} : std::move(node.mapped());
     if (!r) {
@@ -459,8 +459,7 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
   return Verdict::handled;
 }
 
-void Room::store_comment(store::CommentRow row, Viewer* viewer, InsertDone done) {
-  (void)viewer;
+void Room::store_comment(store::CommentRow row, InsertDone done) {
   std::optional<store::ModerationEvent> event;
   std::string reason;
   std::string matched = blocked_.first_match(row.text);
@@ -1171,7 +1170,7 @@ void Room::bridge_comment(const Actor& actor, int64_t session_id, const json& bo
   row.received_at_ms = clock_.now_ms();
   row.stream_offset_ms = stream_offset(row.received_at_ms);
   (void)actor;
-  store_comment(std::move(row), nullptr, [this, done](Result<store::InsertedComment> r) {
+  store_comment(std::move(row), [this, done](Result<store::InsertedComment> r) {
     if (!r) return done(api_error(500, "internal", r.status().message()));
     metrics_.comments_acked++;
     done(ApiReply{202, json{{"id", r->id},

@@ -197,7 +197,7 @@ class Room {
   // Stores a new comment (from a viewer or a bridge) and completes `done`
   // after COMMIT with the stored id/status.
   using InsertDone = std::function<void(Result<store::InsertedComment>)>;
-  void store_comment(store::CommentRow row, Viewer* viewer, InsertDone done);
+  void store_comment(store::CommentRow row, InsertDone done);
   void on_comment_stored(const store::CommentRow& row, const store::InsertedComment& inserted,
                          const std::string& reason);
 
