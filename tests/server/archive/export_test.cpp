@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/csv_reader.h"
 #include "support/store_helpers.h"
 #include "archive/export.h"
 #include "common/crypto.h"
@@ -219,50 +220,7 @@ Exported export_all(const std::string& db, int64_t session, Format f) {
   return out;
 }
 
-// RFC 4180: fields separated by commas, records by CRLF; a quoted field may
-// hold commas, CR, LF and doubled quotes.
-std::vector<std::vector<std::string>> parse_csv(std::string_view s) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false;
-  bool any = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    any = true;
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < s.size() && s[i + 1] == '"') {
-          field.push_back('"');
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        field.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
-      row.push_back(std::move(field));
-      field.clear();
-      rows.push_back(std::move(row));
-      row.clear();
-      any = false;
-      ++i;
-    } else {
-      field.push_back(c);
-    }
-  }
-  if (any) {
-    row.push_back(std::move(field));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
+using test::parse_csv;
 
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
