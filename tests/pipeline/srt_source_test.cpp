@@ -1,0 +1,217 @@
+// Live sources with real senders: an SRT caller (a gst-launch-1.0 child
+// process, as OBS or a hardware encoder would push) into the program's
+// `srt://:PORT` listener, lost and back; and a looped local file made by
+// gst-launch-1.0 (rehearsal mode). Checked from the outside: program frames
+// (snapshots), source events and the HLS playlist on disk.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pipeline/peer_process.h"
+#include "sabla/pipeline/program.h"
+#include "support/server_process.h"
+
+namespace fs = std::filesystem;
+using namespace sabla;
+using namespace sabla::test;
+using namespace std::chrono_literals;
+using pipeline::Program;
+using pipeline::ProgramConfig;
+
+namespace {
+
+bool gst_has(const std::string& element) {
+  std::string inspect = find_executable("gst-inspect-1.0");
+  if (inspect.empty()) return false;
+  std::string cmd = inspect + " --exists " + element;
+  return std::system(cmd.c_str()) == 0;
+}
+
+struct SourceEvents : pipeline::Listener {
+  std::mutex mu;
+  std::vector<bool> sources;
+  std::atomic<int> source_ends{0};
+  void on_log(int, const std::string& m) override {
+    // program.cpp logs "source ended; restarting in 0 ms" at each end of a loop.
+    if (m.rfind("source ended", 0) == 0) source_ends++;
+  }
+  void on_state(pipeline::ProgramState) override {}
+  void on_error(const std::string&) override {}
+  void on_source(bool live) override {
+    std::lock_guard lk(mu);
+    sources.push_back(live);
+  }
+  size_t count() {
+    std::lock_guard lk(mu);
+    return sources.size();
+  }
+};
+
+// The sender: SMPTE bars + a tone, H.264/AAC in MPEG-TS, SRT caller.
+std::vector<std::string> srt_sender(int port) {
+  return {"gst-launch-1.0", "-q",
+          "videotestsrc", "is-live=true", "pattern=smpte", "!",
+          "video/x-raw,width=320,height=180,framerate=15/1", "!",
+          "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=15", "bitrate=300", "!",
+          "h264parse", "!", "mpegtsmux", "name=mux", "alignment=7", "!",
+          "srtsink", "uri=srt://127.0.0.1:" + std::to_string(port) + "?mode=caller", "latency=120",
+          "audiotestsrc", "is-live=true", "wave=sine", "volume=0.1", "!",
+          "audio/x-raw,rate=48000,channels=2", "!", "avenc_aac", "!", "aacparse", "!", "mux."};
+}
+
+bool is_slate(Program& prog) {
+  auto s = prog.snapshot(prog.frames_out() + 1, 3000);
+  return s && looks_like_slate(s->frame);
+}
+bool is_live_picture(Program& prog) {
+  auto s = prog.snapshot(prog.frames_out() + 1, 3000);
+  return s && !looks_like_slate(s->frame);
+}
+
+}  // namespace
+
+SCENARIO("an SRT sender comes, goes and comes back; the program shows the slate meanwhile", "[pipeline][srt]") {
+  if (find_executable("gst-launch-1.0").empty() || !gst_has("srtsink") || !gst_has("srtsrc") || !gst_has("avenc_aac")) {
+    WARN("SKIPPED: gst-launch-1.0 (gstreamer1.0-tools) or the srt/avenc_aac plugins are not installed");
+    return;
+  }
+  TempDir dir("sabla-srt");
+  REQUIRE(dir.ok());
+  const int port = free_loopback_port(SOCK_DGRAM);
+  REQUIRE(port > 0);
+  ProgramConfig c = small_program_config();
+  // The listener form OBS pushes to, bound to loopback only for the test.
+  c.source = "srt://:" + std::to_string(port) + "?localaddress=127.0.0.1";
+  c.hls_dir = dir.file("hls");
+  c.slate_title = "Session";
+  SourceEvents ev;
+  auto started = Program::start(c, &ev);
+  REQUIRE(started);
+  Program& prog = *started.program;
+  const std::string playlist = c.hls_dir + "/live.m3u8";
+
+  // Nobody is sending yet: the slate is on air, HLS already runs.
+  CHECK(is_slate(prog));
+  CHECK_FALSE(prog.stats().source_live);
+
+  PeerProcess sender;
+  std::string error;
+  const std::string sender_log = dir.file("sender.log");
+  // A caller gives up when nobody answers; keep one running (restarted at
+  // most every 500 ms) until `pred`.
+  auto keep_sending_until = [&](const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    auto last_start = PeerClock::now() - 1s;
+    return wait_for(
+        [&] {
+          if (!sender.running() && PeerClock::now() - last_start >= 500ms) {
+            last_start = PeerClock::now();
+            sender.start(srt_sender(port), sender_log, &error);
+          }
+          return pred();
+        },
+        timeout);
+  };
+
+  REQUIRE(keep_sending_until([&] { return prog.stats().source_live; }, 20s));
+  INFO(file_text(sender_log));
+  CHECK(is_live_picture(prog));
+  REQUIRE(wait_for([&] { return hls_segments(playlist).size() >= 1; }, 10s));
+
+  WHEN("the sender dies") {
+    size_t events = ev.count();
+    int losses = prog.stats().source_losses;
+    sender.kill(SIGKILL);
+    auto killed = PeerClock::now();
+    REQUIRE(wait_for([&] { return !prog.stats().source_live; }, 5s));
+    auto switch_s = std::chrono::duration<double>(PeerClock::now() - killed).count();
+    WARN("slate on air " << switch_s << " s after the sender was killed (stats: " << prog.stats().slate_switch_ms
+                         << " ms after the last source frame)");
+
+    THEN("the slate is on air within 1.5 s and HLS keeps growing through the outage") {
+      CHECK(prog.stats().slate_switch_ms <= 1500);
+      CHECK(prog.stats().source_losses == losses + 1);
+      CHECK(ev.count() == events + 1);
+      CHECK(is_slate(prog));
+      int segments = prog.stats().hls_segments;
+      std::string last = hls_segments(playlist).back();
+      REQUIRE(wait_for([&] { return prog.stats().hls_segments >= segments + 2; }, 10s));
+      CHECK(hls_segments(playlist).back() != last);
+      CHECK_FALSE(prog.stats().source_live);  // still the outage: no sender yet
+      CHECK(is_slate(prog));
+      CHECK(prog.stats().output_fps > 10);
+
+      AND_WHEN("the sender comes back") {
+        auto back = PeerClock::now();
+        REQUIRE(keep_sending_until([&] { return prog.stats().source_live; }, 25s));
+        WARN("live again " << std::chrono::duration<double>(PeerClock::now() - back).count()
+                           << " s after the sender restarted");
+        THEN("the live picture returns") {
+          CHECK(is_live_picture(prog));
+          sender.kill(SIGKILL);
+          prog.stop();
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("a looped file plays on without the slate", "[pipeline][loop]") {
+  if (find_executable("gst-launch-1.0").empty() || !gst_has("avenc_aac")) {
+    WARN("SKIPPED: gst-launch-1.0 (gstreamer1.0-tools) or avenc_aac (gstreamer1.0-libav) is not installed");
+    return;
+  }
+  TempDir dir("sabla-loop");
+  REQUIRE(dir.ok());
+  // A 2 s rehearsal clip: moving ball + tone, H.264/AAC in Matroska.
+  const std::string clip = dir.file("clip.mkv");
+  PeerProcess maker;
+  std::string error;
+  REQUIRE(maker.start({"gst-launch-1.0", "-q", "-e",
+                       "videotestsrc", "num-buffers=30", "pattern=ball", "!",
+                       "video/x-raw,width=320,height=180,framerate=15/1", "!",
+                       "x264enc", "speed-preset=ultrafast", "key-int-max=15", "!", "h264parse", "!",
+                       "matroskamux", "name=mux", "!", "filesink", "location=" + clip,
+                       "audiotestsrc", "num-buffers=94", "samplesperbuffer=1024", "!",
+                       "audio/x-raw,rate=48000,channels=2", "!", "avenc_aac", "!", "aacparse", "!", "mux."},
+                      dir.file("maker.log"), &error));
+  REQUIRE(wait_for([&] { return !maker.running(); }, 20s));
+  INFO(file_text(dir.file("maker.log")));
+  REQUIRE(fs::exists(clip));
+  REQUIRE(fs::file_size(clip) > 1000);
+
+  ProgramConfig c = small_program_config();
+  c.source = "loop:" + clip;
+  c.hls_dir = dir.file("hls");
+  SourceEvents ev;
+  auto started = Program::start(c, &ev);
+  REQUIRE(started);
+  Program& prog = *started.program;
+  REQUIRE(wait_for([&] { return prog.stats().source_live; }, 10s));
+
+  WHEN("the clip has ended and restarted three times") {
+    auto end = PeerClock::now() + 7s;
+    int slate_frames = 0, frames = 0;
+    while (PeerClock::now() < end) {
+      ++frames;
+      if (is_slate(prog)) ++slate_frames;
+      std::this_thread::sleep_for(100ms);
+    }
+    THEN("the slate never went on air and the program kept its rate") {
+      CHECK(ev.source_ends.load() >= 3);
+      CHECK(frames >= 30);
+      CHECK(slate_frames == 0);
+      CHECK(prog.stats().source_losses == 0);
+      CHECK(ev.count() == 1);  // the first "live"
+      CHECK(prog.stats().source_live);
+      CHECK(prog.stats().output_fps > 10);
+      CHECK(prog.stats().hls_segments >= 2);
+      prog.stop();
+    }
+  }
+}
