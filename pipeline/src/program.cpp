@@ -250,6 +250,14 @@ struct Program::Impl {
   GstElement* vol = nullptr;   // borrowed
   GstElement* hls = nullptr;   // borrowed
   GstElement* rec = nullptr;   // borrowed
+  GstElement* venc = nullptr;  // borrowed: split_recording() forces a keyframe on it
+
+  // Recording file names: splitmuxsink asks for each new file on its
+  // streaming thread (format-location-full); split_recording() renames from
+  // the caller's thread.
+  std::mutex rec_mu;
+  std::string rec_name;   // GUARDED_BY(rec_mu): <name> of <name>-NNN.mkv
+  int rec_next = 0;       // GUARDED_BY(rec_mu): next NNN to try for rec_name
   SourcePtr main_watch, watchdog, stop_timer;
   bool stopping = false;  // loop thread
   bool saw_playing = false;
@@ -405,6 +413,7 @@ struct Program::Impl {
   static GstPadProbeReturn on_encoded(GstPad*, GstPadProbeInfo* info, gpointer self);
   static GstVideoOverlayComposition* on_draw(GstElement*, GstSample*, gpointer self);
   static void on_overrun(GstElement*, gpointer self);
+  static gchar* on_format_location(GstElement*, guint fragment_id, GstSample* first, gpointer self);
   static void on_decoded_pad(GstElement*, GstPad* pad, gpointer ctx);
   static GstFlowReturn on_rs_sample(GstAppSink* sink, gpointer self);
 };
@@ -521,13 +530,21 @@ bool Program::Impl::build_main(std::string* error) {
   }
   if (!c.recording_dir.empty()) {
     rec = get("rec").get();
-    char stamp[32];
-    time_t now = time(nullptr);
-    struct tm tmv;
-    localtime_r(&now, &tmv);
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
-    std::string loc = c.recording_dir + "/sabla-" + stamp + "-%03d.mkv";
-    g_object_set(rec, "location", loc.c_str(), nullptr);
+    venc = get("venc").get();
+    {
+      std::lock_guard lk(rec_mu);
+      rec_name = c.recording_name;
+      if (rec_name.empty()) {
+        char stamp[32];
+        time_t now = time(nullptr);
+        struct tm tmv;
+        localtime_r(&now, &tmv);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
+        rec_name = std::string("sabla-") + stamp;
+      }
+      rec_next = 0;
+    }
+    g_signal_connect(rec, "format-location-full", G_CALLBACK(on_format_location), this);
   }
   if (!c.restream_urls.empty()) {
     rs_vsink = get("rsv").get();
@@ -638,6 +655,21 @@ GstPadProbeReturn Program::Impl::on_encoded(GstPad*, GstPadProbeInfo* info, gpoi
 
 void Program::Impl::on_overrun(GstElement*, gpointer self) {
   static_cast<Impl*>(self)->dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Streaming thread of splitmuxsink: the name of the next recording file.
+// <name>-NNN.mkv with the first NNN not on disk, so a restart or a session
+// that goes live twice continues the numbering instead of overwriting.
+gchar* Program::Impl::on_format_location(GstElement*, guint, GstSample*, gpointer self) {
+  auto* impl = static_cast<Impl*>(self);
+  std::lock_guard lk(impl->rec_mu);
+  for (;;) {
+    char num[16];
+    g_snprintf(num, sizeof num, "%03d", impl->rec_next++);
+    std::string path = impl->cfg.recording_dir + "/" + impl->rec_name + "-" + num + ".mkv";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) || impl->rec_next > 100000) return g_strdup(path.c_str());
+  }
 }
 
 // --- source ------------------------------------------------------------------
@@ -978,11 +1010,16 @@ gboolean Program::Impl::on_main_bus(GstBus*, GstMessage* msg, gpointer self) {
                  gst_structure_has_name(s, "splitmuxsink-fragment-opened")) {
         const char* loc = gst_structure_get_string(s, "location");
         std::string path = loc ? loc : "";
+        GstClockTime start = GST_CLOCK_TIME_NONE;
+        gst_structure_get_clock_time(s, "running-time", &start);
+        const int64_t start_ms = GST_CLOCK_TIME_IS_VALID(start) && start < GstClockTime(INT64_MAX / 2)
+                                     ? int64_t(start / GST_MSECOND)
+                                     : -1;
         {
           std::lock_guard lk(impl->st_mu);
           impl->st.recording_file = path;
         }
-        impl->notify([&](Listener& l) { l.on_recording_file(path); });
+        impl->notify([&](Listener& l) { l.on_recording_file(path, start_ms); });
       }
       break;
     }
@@ -1290,6 +1327,24 @@ bool Program::set_overlay(const overlay::Frame& f) {
     impl->ov_comp = comp;
   }
   if (old) gst_video_overlay_composition_unref(old);
+  return true;
+}
+
+bool Program::split_recording(const std::string& name) {
+  Impl* impl = impl_.get();
+  if (!impl->rec || !impl->venc || name.empty() || name.size() > 200 || name[0] == '.') return false;
+  for (char ch : name)
+    if (!(g_ascii_isalnum(ch) || ch == '.' || ch == '_' || ch == '-')) return false;
+  {
+    std::lock_guard lk(impl->rec_mu);
+    impl->rec_name = name;
+    impl->rec_next = 0;
+  }
+  // splitmuxsink splits at the next keyframe: ask the encoder for one now
+  // rather than wait up to keyframe_seconds.
+  g_signal_emit_by_name(impl->rec, "split-now");
+  Ref<GstPad> pad(gst_element_get_static_pad(impl->venc, "src"));
+  if (pad) gst_pad_send_event(pad.get(), gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
   return true;
 }
 

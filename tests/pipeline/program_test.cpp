@@ -100,6 +100,17 @@ struct Events : pipeline::Listener {
     check_thread();
     segments++;
   }
+  std::vector<std::pair<std::string, int64_t>> recordings;  // path, start running time
+  void on_recording_file(const std::string& path, int64_t start_ms) override {
+    check_thread();
+    std::lock_guard lk(mu);
+    recordings.emplace_back(path, start_ms);
+  }
+  std::optional<std::pair<std::string, int64_t>> recording(size_t i) {
+    std::lock_guard lk(mu);
+    if (i >= recordings.size()) return std::nullopt;
+    return recordings[i];
+  }
   void on_log(int, const std::string& m) override {
     check_thread();
     std::lock_guard lk(mu);
@@ -294,6 +305,52 @@ SCENARIO("the test card program writes HLS and a recording", "[pipeline]") {
             std::lock_guard lk(ev.mu);
             CHECK(ev.states.back() == pipeline::ProgramState::stopped);
           }
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("each session gets its own recording files", "[pipeline]") {
+  TempDir dir;
+  ProgramConfig c = small_config();
+  c.recording_dir = dir / "rec";
+  c.recording_name = "session-1";
+  // A file left by an earlier run of the same session is never overwritten.
+  fs::create_directories(c.recording_dir);
+  { std::ofstream(c.recording_dir + "/session-1-000.mkv") << "earlier run"; }
+  Events ev;
+  auto started = Program::start(c, &ev);
+  REQUIRE(started);
+  Program& prog = *started.program;
+  REQUIRE(wait_until([&] { return ev.recording(0).has_value(); }, 10s));
+  CHECK(ev.recording(0)->first == c.recording_dir + "/session-1-001.mkv");
+  CHECK(ev.recording(0)->second >= 0);
+  REQUIRE(wait_until([&] { return prog.running_time_ms() > 1500; }, 10s));
+
+  WHEN("the recording is split for the next session") {
+    CHECK_FALSE(prog.split_recording("../escape"));
+    CHECK_FALSE(prog.split_recording(""));
+    const int64_t asked_at = prog.running_time_ms();
+    REQUIRE(prog.split_recording("session-2"));
+    THEN("the new file opens at a keyframe forced right away, not at the next GOP") {
+      // The keyframe interval is 2 s: without the forced keyframe the split
+      // could come up to 2 s later.
+      REQUIRE(wait_until([&] { return ev.recording(1).has_value(); }, 10s));
+      auto second = *ev.recording(1);
+      CHECK(second.first == c.recording_dir + "/session-2-000.mkv");
+      INFO("asked at " << asked_at << " ms, opened at " << second.second << " ms");
+      CHECK(second.second >= asked_at - 100);
+      CHECK(second.second <= asked_at + 500);
+      prog.stop();
+      AND_THEN("both files are complete Matroska files and the earlier run's file is untouched") {
+        CHECK(read_file(c.recording_dir + "/session-1-000.mkv").size() == std::string("earlier run").size());
+        for (const char* name : {"/session-1-001.mkv", "/session-2-000.mkv"}) {
+          INFO(name);
+          auto bytes = read_file(c.recording_dir + name);
+          REQUIRE(bytes.size() > 1000);
+          CHECK(bytes[0] == 0x1A);
+          CHECK(bytes[1] == 0x45);
         }
       }
     }

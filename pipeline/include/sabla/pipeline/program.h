@@ -51,9 +51,12 @@ struct ProgramConfig {
   int hls_segment_seconds = 2;
   int hls_playlist_length = 6;
 
-  // Recording: <recording_dir>/sabla-<YYYYmmdd-HHMMSS>-<n>.mkv (Matroska:
-  // playable even when the process is killed). Empty = off.
+  // Recording: <recording_dir>/<recording_name>-<NNN>.mkv (Matroska:
+  // playable even when the process is killed), NNN the first free number from
+  // 000, so a restart never overwrites a file. Empty dir = off; empty name =
+  // "sabla-<YYYYmmdd-HHMMSS>" (local time of the start). See split_recording().
   std::string recording_dir;
+  std::string recording_name;
   int recording_segment_minutes = 10;
 
   // RTMP(S) destinations "rtmp[s]://host[:port]/app/key". Only
@@ -128,7 +131,9 @@ class Listener {
   virtual void on_source(bool live) = 0;
   virtual void on_restream(size_t /*index*/, const RestreamStats& /*stats*/) {}
   virtual void on_hls_segment(const std::string& /*path*/, int64_t /*duration_ms*/) {}
-  virtual void on_recording_file(const std::string& /*path*/) {}
+  // A recording file opened; its first frame is at `start_running_ms` of the
+  // program's running time (see running_time_ms()).
+  virtual void on_recording_file(const std::string& /*path*/, int64_t /*start_running_ms*/) {}
   // Diagnostics (level: 0 debug, 1 info, 2 warning, 3 error). URLs in these
   // messages are already redacted.
   virtual void on_log(int /*level*/, const std::string& /*message*/) {}
@@ -166,6 +171,13 @@ class Program {
   // empty frame clears the overlay. False (and nothing changes) when the
   // pixel buffer is smaller than stride*height.
   bool set_overlay(const overlay::Frame& frame);
+
+  // Closes the current recording file at a keyframe forced now (within a
+  // frame or two) and continues in <recording_dir>/<name>-<NNN>.mkv, so each
+  // session gets its own files. on_recording_file() tells when the new file
+  // opened. False (nothing changes) without recording or with a name that is
+  // not a plain file name ([A-Za-z0-9._-], not starting with '.').
+  bool split_recording(const std::string& name);
 
   // Running time of the program in ms (the timeline of HLS and recording):
   // use it as the stream offset of comments and on-air events. -1 before
