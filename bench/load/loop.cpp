@@ -100,12 +100,13 @@ bool Loop::init(std::string* error, bool verbose) {
   return true;
 }
 
-void Loop::open(int count, const std::string& subprotocol, int max_connecting) {
+void Loop::open(int count, const std::string& subprotocol, int max_connecting, const std::string& authorization) {
   max_connecting_ = std::max(1, max_connecting);
   for (int i = 0; i < count; ++i) {
     auto c = std::make_unique<Conn>();
     c->index = static_cast<int>(conns_.size());
     c->subprotocol = subprotocol;
+    c->authorization = authorization;
     conns_.push_back(std::move(c));
   }
   connect_more();
@@ -272,6 +273,7 @@ void Loop::schedule_ticker() {
 void Loop::deliver(Conn& conn, std::string_view frame) {
   ++counters_.frames_in;
   counters_.bytes_in += frame.size();
+  if (handler_.on_raw(conn, frame)) return;
   json msg = json::parse(frame, nullptr, /*allow_exceptions=*/false);
   if (msg.is_discarded() || !msg.is_object()) {
     ++counters_.bad_frames;
@@ -368,6 +370,16 @@ int Loop::on_callback(lws* wsi, int reason, void* in, size_t len) {
         return 0;
       }
       deliver(*conn, frame);
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      if (conn->authorization.empty()) return 0;
+      auto** p = static_cast<unsigned char**>(in);
+      unsigned char* end = *p + len;
+      const auto* value = reinterpret_cast<const unsigned char*>(conn->authorization.data());
+      if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, value,
+                                       static_cast<int>(conn->authorization.size()), p, end))
+        return -1;
       return 0;
     }
     case LWS_CALLBACK_CLIENT_WRITEABLE:

@@ -44,6 +44,7 @@ struct Conn {
   State state = State::pending;
   bool handshaking = false;  // counted in Loop's connecting_ until it opens or fails
   std::string subprotocol;
+  std::string authorization;  // sent as the Authorization header of the handshake, if set
   std::deque<Outgoing> outq;  // not yet handed to lws_write
   std::string rx;             // fragments of the message being received
   int close_code = 0;         // from the peer's close frame, if any
@@ -59,6 +60,11 @@ class Handler {
   virtual void on_open(Conn&) {}
   // One message (items of a {"type":"batch"} frame arrive one by one, in order).
   virtual void on_message(Conn&, const nlohmann::json& msg) = 0;
+  // Sees every complete text frame first; returning true skips the JSON
+  // parse and on_message. Scenarios that receive far more frames than they
+  // send (fanout) scan frames here so the load generator's own parsing does
+  // not eat the CPU the server is being measured with.
+  virtual bool on_raw(Conn&, std::string_view /*frame*/) { return false; }
   // `at` was taken right before lws_write for the frame tagged `tag`.
   virtual void on_sent(Conn&, uint64_t /*tag*/, TimePoint /*at*/) {}
   // The connection could not be opened (state failed) or is gone (closed).
@@ -87,7 +93,8 @@ class Loop {
 
   // Adds `count` connections speaking `subprotocol`; they connect while the
   // loop runs, at most `max_connecting` handshakes at a time.
-  void open(int count, const std::string& subprotocol, int max_connecting = 64);
+  void open(int count, const std::string& subprotocol, int max_connecting = 64,
+            const std::string& authorization = {});
 
   // Queues a text frame; it is written when the socket is writable.
   void send(Conn& conn, std::string text, uint64_t tag = 0);

@@ -1,5 +1,7 @@
 // sabla-load: a WebSocket load generator for the Sabla server.
 //   sabla-load ingest --port P [--host H] [--clients N] [--rate R] [--seconds S] [--db PATH]
+//   sabla-load hold   --port P --clients N [--seconds S] [--server-pid PID]
+//   sabla-load fanout --port P --clients N --rate R --token T [--vote-rate V] [--server-pid PID]
 // Prints one JSON line on stdout and a short table on stderr. Exit codes:
 // 0 ok, 1 the run failed (connections, unacked or refused comments), 2 usage.
 #include <iostream>
@@ -52,6 +54,35 @@ int main(int argc, char** argv) {
                        "Add per-second ack latency (by the second a comment was sent) to the JSON line");
   ingest_cmd->add_option("--db", ingest.db, "The server's SQLite file: count the stored comments afterwards (read-only)");
 
+  HoldOptions hold;
+  CLI::App* hold_cmd = app.add_subcommand("hold", "Open N viewer connections and keep them; server RSS per connection");
+  add_common(hold_cmd, hold.common);
+  hold_cmd->add_option("--server-pid", hold.server_pid, "The server's pid: read its RSS from /proc/PID/status")
+      ->check(CLI::PositiveNumber);
+  hold_cmd->add_option("--settle-seconds", hold.settle_s, "Wait after the last welcome before sampling the RSS")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+
+  FanoutOptions fanout;
+  CLI::App* fanout_cmd = app.add_subcommand(
+      "fanout", "N viewers; a studio approves comments at RATE/s; approve-to-receipt latency, losses, CPU per delivery");
+  add_common(fanout_cmd, fanout.common);
+  fanout_cmd->add_option("--rate", fanout.rate, "Approvals per second")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 100000.0));
+  fanout_cmd->add_option("--vote-rate", fanout.vote_rate, "Votes per second (vote-count updates) by the viewers")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100000.0));
+  fanout_cmd->add_option("--token", fanout.token, "Studio bearer token (sabla token create NAME --role producer)")
+      ->required();
+  fanout_cmd->add_option("--server-pid", fanout.server_pid, "The server's pid: CPU per delivery from /proc/PID/stat")
+      ->check(CLI::PositiveNumber);
+  fanout_cmd->add_option("--drain-seconds", fanout.drain_s, "Wait this long for the last deliveries")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  fanout_cmd->add_option("--floor-us", fanout.floor_us, "Floor of server CPU per delivered frame, for the ratio")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -72,6 +103,14 @@ int main(int argc, char** argv) {
   if (ingest_cmd->parsed()) {
     if (!check_fds(ingest.common.clients)) return kExitUsage;
     return run_ingest(ingest);
+  }
+  if (hold_cmd->parsed()) {
+    if (!check_fds(hold.common.clients)) return kExitUsage;
+    return run_hold(hold);
+  }
+  if (fanout_cmd->parsed()) {
+    if (!check_fds(fanout.common.clients + 2)) return kExitUsage;
+    return run_fanout(fanout);
   }
   return kExitUsage;
 }

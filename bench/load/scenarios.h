@@ -28,11 +28,29 @@ struct IngestOptions {
   bool timeline = false;  // add per-second ack latency (by send second) to the JSON line
 };
 
+struct HoldOptions {
+  CommonOptions common;  // clients = connections to hold; seconds = how long to hold them
+  int server_pid = 0;    // read its RSS from /proc/<pid>/status before and after (optional)
+  double settle_s = 2;   // wait after the last welcome before sampling the RSS
+};
+
+struct FanoutOptions {
+  CommonOptions common;       // clients = viewers; seconds = how long approvals go on
+  double rate = 5;            // approvals per second
+  double vote_rate = 0;       // votes per second by random viewers on approved comments (vote-count updates)
+  std::string token;          // studio bearer token (producer or moderator)
+  int server_pid = 0;         // server CPU per delivery from /proc/<pid>/stat (optional)
+  double drain_s = 5;         // wait for the last deliveries after approvals stop
+  double floor_us = 10;       // the measured floor of server CPU per delivered frame
+};
+
 // Exit codes shared by the scenarios.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;  // a connection failed, or a comment was not acked
 inline constexpr int kExitUsage = 2;
 
 int run_ingest(const IngestOptions& options);
+int run_hold(const HoldOptions& options);
+int run_fanout(const FanoutOptions& options);
 
 }  // namespace sabla::load
