@@ -158,7 +158,8 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
        {{"synchronous", synchronous_into(c.synchronous_full)},
         {"batch_max", int_into(c.batch_max)},
         {"batch_delay_ms", int_into(c.batch_delay_ms)},
-        {"writer_queue", int_into(c.writer_queue)}}},
+        {"writer_queue", int_into(c.writer_queue)},
+        {"wal_autocheckpoint", int_into(c.wal_autocheckpoint)}}},
       {"limits",
        {{"max_frame_bytes", int_into(c.max_frame_bytes)},
         {"max_comment_chars", int_into(c.max_comment_chars)},
@@ -379,6 +380,7 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
          }
          return Status::ok();
        }},
+      {"SABLA_WAL_AUTOCHECKPOINT", env_int(config.wal_autocheckpoint)},
       {"SABLA_METRICS_PUBLIC", env_bool(config.metrics_public)},
       {"SABLA_MAX_CONNECTIONS_PER_IP", env_int(config.max_connections_per_ip)},
       {"SABLA_COMMENTS_PER_SECOND", env_double(config.comments_per_second)},
@@ -454,6 +456,7 @@ Status validate(const Config& c) {
   const std::pair<const char*, int> ints[] = {
       {"batch_max", c.batch_max},
       {"writer_queue", c.writer_queue},
+      {"wal_autocheckpoint", c.wal_autocheckpoint},  // 0 would let the WAL grow forever
       {"max_frame_bytes", c.max_frame_bytes},
       {"max_comment_chars", c.max_comment_chars},
       {"max_name_chars", c.max_name_chars},

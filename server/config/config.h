@@ -28,6 +28,10 @@ struct Config {
   int batch_max = 256;                // operations per transaction
   int batch_delay_ms = 2;
   int writer_queue = 16384;
+  // WAL pages after which a commit also checkpoints the WAL into the main
+  // file (SQLite's own default is 1000). Tests set it low to exercise
+  // crashes during checkpoints.
+  int wal_autocheckpoint = 1000;      // SABLA_WAL_AUTOCHECKPOINT
 
   // [limits]
   int max_frame_bytes = 64 * 1024;

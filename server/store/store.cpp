@@ -488,6 +488,14 @@ struct Store::Impl {
         !s) {
       return s;
     }
+    // Checkpoints run on the writer thread right after the COMMIT that
+    // crossed the threshold; a crash in the middle of one is harmless (the
+    // WAL still holds every frame and is replayed at the next open).
+    if (s = write_db.exec("PRAGMA wal_autocheckpoint = " +
+                          std::to_string(std::max(options.wal_autocheckpoint, 1)));
+        !s) {
+      return s;
+    }
 
     if (memory) {
       reads_use_writer = true;
@@ -775,6 +783,7 @@ Store::Options Store::options_from(const Config& config) {
   options.max_batch = static_cast<size_t>(config.batch_max);
   options.max_batch_delay_ms = config.batch_delay_ms;
   options.queue_capacity = static_cast<size_t>(config.writer_queue);
+  options.wal_autocheckpoint = config.wal_autocheckpoint;
   return options;
 }
 

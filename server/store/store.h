@@ -176,6 +176,7 @@ class Store {
     size_t max_batch = 256;          // operations per transaction at most
     int max_batch_delay_ms = 2;      // how long the writer waits to fill a batch
     size_t queue_capacity = 16384;   // bounded hand-off queue
+    int wal_autocheckpoint = 1000;   // PRAGMA wal_autocheckpoint (pages; SQLite's default)
     bool threaded = true;
   };
 

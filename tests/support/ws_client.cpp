@@ -243,6 +243,7 @@ HandshakeResult WsClient::try_connect(const WsOptions& o) {
   std::unique_ptr<WsClient> c(new WsClient());
   c->stream_ = std::move(s);
   c->auto_close_reply_ = o.auto_close_reply;
+  c->write_timeout_ms_ = o.write_timeout_ms;
   c->rbuf_ = buf.substr(head_end);  // frames the server sent right after the 101
   c->status_code_ = r.status_code;
   c->headers_ = r.headers;
@@ -268,8 +269,9 @@ bool WsClient::write(std::string_view bytes) {
     last_error_ = "write: connection closed";
     return false;
   }
-  // Generous fixed budget: a stalled server must not hang a test forever.
-  return stream_->write_all(bytes, deadline_in(10000), &last_error_) == IoStatus::ok;
+  // A bounded budget (10 s unless WsOptions says otherwise): a stalled server
+  // must not hang a test forever.
+  return stream_->write_all(bytes, deadline_in(write_timeout_ms_), &last_error_) == IoStatus::ok;
 }
 
 bool WsClient::send_raw(std::string_view bytes) { return write(bytes); }
@@ -513,6 +515,20 @@ int WsClient::wait_close(int timeout_ms) {
     if (f && f->opcode == opcode::ping && !close_sent_) pong(f->payload);
   }
   return close_code_;
+}
+
+int WsClient::fd() const { return stream_ && stream_->is_open() && !eof_ ? stream_->fd() : -1; }
+
+std::vector<nlohmann::json> WsClient::read_available() {
+  std::vector<nlohmann::json> out(std::make_move_iterator(backlog_.begin()),
+                                  std::make_move_iterator(backlog_.end()));
+  backlog_.clear();
+  // A deadline already due: read_some takes what is there and never waits.
+  std::vector<nlohmann::json> items;
+  while (next_json(Clock::now(), &items)) {
+    for (auto& item : items) out.push_back(std::move(item));
+  }
+  return out;
 }
 
 }  // namespace sabla::test

@@ -68,6 +68,9 @@ struct WsOptions {
   Headers extra_headers;  // sent verbatim; one named like a default header replaces it
   bool tls = false;
   int timeout_ms = 5000;  // connect + TLS + upgrade budget
+  // Budget of one send; a timed-out send may leave half a frame on the wire, so
+  // treat it as a broken connection. Multi-socket loops keep it short.
+  int write_timeout_ms = 10000;
   bool auto_close_reply = true;
 };
 
@@ -149,6 +152,14 @@ class WsClient {
   // Reads and discards until the server closes; returns close_code() (0 on timeout).
   int wait_close(int timeout_ms);
 
+  // Multi-socket mode: poll(2) many clients' fd() for POLLIN yourself, then call
+  // read_available() on the ready ones. It never waits: it reads what the socket
+  // holds now and returns every complete JSON message (backlog first, batches
+  // unpacked); a partial frame stays buffered for the next call. A dropped
+  // connection shows as is_closed() afterwards (1006 without a close frame).
+  int fd() const;  // -1 once the connection is gone
+  std::vector<nlohmann::json> read_available();
+
   // Messages received by recv_json/recv_until but not yet returned (arrival order).
   const std::deque<nlohmann::json>& backlog() const { return backlog_; }
   void clear_backlog() { backlog_.clear(); }
@@ -171,6 +182,7 @@ class WsClient {
 
   std::unique_ptr<NetStream> stream_;
   bool auto_close_reply_ = true;
+  int write_timeout_ms_ = 10000;
   std::string rbuf_;  // bytes received, not yet decoded
   bool eof_ = false;
   std::deque<nlohmann::json> backlog_;

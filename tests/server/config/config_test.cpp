@@ -53,6 +53,7 @@ log_json = true
 [store]
 synchronous = "full"
 batch_max = 64
+wal_autocheckpoint = 200
 
 [limits]
 max_connections_per_ip = 8
@@ -86,6 +87,7 @@ SCENARIO("a TOML file overrides the defaults", "[config]") {
     CHECK(config.log_json);
     CHECK(config.synchronous_full);
     CHECK(config.batch_max == 64);
+    CHECK(config.wal_autocheckpoint == 200);
     CHECK(config.max_connections_per_ip == 8);
     CHECK(config.comment_burst == Approx(3.0));  // an integer is accepted for a float field
     CHECK(config.comments_per_second == Approx(0.25));
@@ -125,6 +127,7 @@ SCENARIO("the environment overrides the file", "[config]") {
         {"SABLA_MAX_CONNECTIONS_PER_IP", "3"},
         {"SABLA_COMMENTS_PER_SECOND", "2.5"},
         {"SABLA_COMMENT_BURST", "10"},
+        {"SABLA_WAL_AUTOCHECKPOINT", "16"},
         {"SABLA_SOMETHING_ELSE", "ignored"},
         {"PATH", "/bin"},
     };
@@ -144,6 +147,7 @@ SCENARIO("the environment overrides the file", "[config]") {
     CHECK(config.max_connections_per_ip == 3);
     CHECK(config.comments_per_second == Approx(2.5));
     CHECK(config.comment_burst == Approx(10.0));
+    CHECK(config.wal_autocheckpoint == 16);
     // Not named by any variable: still the file's value.
     CHECK(config.batch_max == 64);
     CHECK(sabla::validate(config).is_ok());
@@ -158,6 +162,7 @@ SCENARIO("the environment overrides the file", "[config]") {
         {"SABLA_SYNCHRONOUS", "sometimes"},
         {"SABLA_COMMENTS_PER_SECOND", "fast"},
         {"SABLA_COMMENT_BURST", "nan"},
+        {"SABLA_WAL_AUTOCHECKPOINT", "often"},
     }));
     // A valid variable sorted before the bad one must not half-apply.
     const sabla::Status status = sabla::apply_environment({{"SABLA_BIND", "10.0.0.1"}, {name, value}}, config);
