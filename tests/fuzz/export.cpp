@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "archive/export.h"
 #include "fuzz_check.h"
@@ -209,6 +210,7 @@ size_t check_cues(std::string_view doc, bool vtt, std::string_view what) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  spdlog::set_level(spdlog::level::off);  // the store's notes would drown the fuzzer's output
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/sabla-fuzz-export-XXXXXX";
   FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp");
