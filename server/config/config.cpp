@@ -185,7 +185,8 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
       {"session",
        {{"default_title_ar", string_into(c.default_title_ar)},
         {"default_title_en", string_into(c.default_title_en)},
-        {"auth_session_hours", int64_into(c.auth_session_hours)}}},
+        {"auth_session_hours", int64_into(c.auth_session_hours)},
+        {"protected_names", string_list_into(c.protected_names)}}},
   };
 }
 
@@ -364,6 +365,11 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
          config.allowed_origins = split_list(value);
          return Status::ok();
        }},
+      {"SABLA_PROTECTED_NAMES",
+       [&config](const std::string&, const std::string& value) {
+         config.protected_names = split_list(value);
+         return Status::ok();
+       }},
       {"SABLA_TLS_CERT", env_string(config.tls_cert)},
       {"SABLA_TLS_KEY", env_string(config.tls_key)},
       {"SABLA_LOG_LEVEL", env_string(config.log_level)},
@@ -496,6 +502,8 @@ Status validate(const Config& c) {
   for (const auto& url : c.restream_urls)
     if (url.rfind("rtmp://", 0) != 0 && url.rfind("rtmps://", 0) != 0)
       return config_error("restream urls must start with rtmp:// or rtmps://");
+  // Every name is compared with every new display name: a short list.
+  if (c.protected_names.size() > 100) return config_error("protected_names holds at most 100 names");
   // Keeps hours * 3'600'000 far from int64 overflow in expiry arithmetic.
   if (c.auth_session_hours > 24 * 366) {
     return config_error("auth_session_hours must be at most 8784 (one year)");

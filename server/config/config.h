@@ -62,6 +62,10 @@ struct Config {
   std::string default_title_ar = "جلسة سبلة";
   std::string default_title_en = "Sabla session";
   int64_t auth_session_hours = 12;
+  // Display names viewers may not imitate (confusable skeletons), besides the
+  // studio accounts, the speaker on the lower third and the staff words of
+  // server/moderation/names.cpp. SABLA_PROTECTED_NAMES (comma separated).
+  std::vector<std::string> protected_names;
 
   std::string db_path() const { return data_dir + "/sabla.db"; }
 };

@@ -132,6 +132,7 @@ Status Room::load() {
     else spdlog::warn("stored moderation settings ignored: {}", s.message());
   }
   blocked_ = BlockedWords(settings_.blocked_words);
+  load_protected_names();
   if (!st.on_air.is_null()) {
     std::string why;
     if (!on_air_.restore(st.on_air, &why)) spdlog::warn("stored on-air state ignored: {}", why);
@@ -353,12 +354,43 @@ void Room::handle_hello(ConnId conn, ViewerConn& vc, const json& msg) {
   auto name = string_field(msg, "name");
   if (name) {
     std::string clean = is_valid_utf8(*name) ? sanitize_name(*name, config_.max_name_chars) : std::string();
-    if (clean != v.name) {
+    std::string imitated = clean != v.name ? imitated_name(clean) : std::string();
+    if (!imitated.empty()) {
+      // The viewer keeps the previous name; the welcome that follows says
+      // which. The message never names what was matched: studio account
+      // names are login names.
+      out_.send(conn, protocol::error_frame(code::kImpersonation,
+                                            "this name looks like the name of a moderator, the speaker or Sabla "
+                                            "itself; choose another"));
+    } else if (clean != v.name) {
       v.name = clean;
       if (v.persisted) persist_viewer(v);
     }
   }
   send_welcome(conn, v, presented);
+}
+
+void Room::load_protected_names() {
+  std::vector<std::string> names = config_.protected_names;
+  auto accounts = store_.account_names();
+  if (accounts) names.insert(names.end(), accounts->begin(), accounts->end());
+  else spdlog::warn("studio account names not loaded for the impersonation check: {}", accounts.status().message());
+  names_.set_protected_names(names);
+  names_loaded_steady_ms_ = clock_.steady_ms();
+  names_loaded_ = true;
+}
+
+std::string Room::imitated_name(const std::string& name) {
+  if (name.empty()) return {};
+  // Accounts may be added with `sabla user add` while the server runs; a
+  // name change is rare enough to re-read them (a few rows) now and then.
+  constexpr int64_t kAccountsRefreshMs = 10'000;
+  if (!names_loaded_ || clock_.steady_ms() - names_loaded_steady_ms_ >= kAccountsRefreshMs) load_protected_names();
+  std::vector<std::string> speakers;
+  if (const auto& lt = on_air_.state().lower_third) {
+    speakers = {lt->name_ar, lt->name_en};
+  }
+  return names_.imitated(name, speakers);
 }
 
 Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
@@ -604,6 +636,8 @@ json Room::snapshot_json(const Actor& actor) const {
 
 void Room::studio_connected(ConnId conn, const Actor& actor) {
   studio_conns_[conn] = StudioConn{actor};
+  // API tokens ("token:…") are machines, not people viewers could pose as.
+  if (actor.name.rfind("token:", 0) != 0) names_.add_protected_name(actor.name);
   metrics_.studios_connected++;
   out_.send(conn, dump(snapshot_json(actor)));
 }

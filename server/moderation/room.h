@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "moderation/names.h"
 #include "moderation/rate_limiter.h"
 #include "moderation/text.h"
 #include "sabla/overlay/on_air.h"
@@ -216,6 +217,10 @@ class Room {
   void reply_ok(ConnId conn, const nlohmann::json& msg, const std::string& action, std::optional<int64_t> id);
   void reply_error(ConnId conn, const nlohmann::json& msg, const char* code, const std::string& message);
   std::optional<int64_t> stream_offset(int64_t now_ms) const;
+  // What `name` imitates ("" when it may be used); refreshes the studio
+  // accounts from the store first when they are older than a few seconds.
+  std::string imitated_name(const std::string& name);
+  void load_protected_names();
   bool ip_banned(const std::string& ip, int64_t now_ms, int64_t* until) const;
 
   const Config& config_;
@@ -225,6 +230,9 @@ class Room {
 
   ModerationSettings settings_;
   BlockedWords blocked_;
+  NameGuard names_;
+  int64_t names_loaded_steady_ms_ = 0;
+  bool names_loaded_ = false;
   std::map<int64_t, store::SessionRow> sessions_;
   std::optional<int64_t> current_session_;
   pipeline::ProgramClock program_clock_;

@@ -32,6 +32,8 @@ inline constexpr const char* kNotFound = "not_found";
 inline constexpr const char* kForbidden = "forbidden";
 inline constexpr const char* kBusy = "busy";
 inline constexpr const char* kInternal = "internal";
+// A display name that imitates a studio user, the speaker or a staff word.
+inline constexpr const char* kImpersonation = "impersonation";
 }  // namespace code
 
 // A parsed client frame: an object with a string "type".

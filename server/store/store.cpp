@@ -1255,6 +1255,16 @@ Result<int64_t> Store::count_accounts() {
   });
 }
 
+Result<std::vector<std::string>> Store::account_names() {
+  return impl_->read<std::vector<std::string>>([](Db& db) -> Result<std::vector<std::string>> {
+    Stmt st(db, "SELECT name FROM accounts ORDER BY id");
+    std::vector<std::string> out;
+    while (st.step()) out.push_back(st.text(0));
+    if (!st.status()) return st.status();
+    return out;
+  });
+}
+
 Result<std::optional<ApiTokenRow>> Store::find_api_token(std::string_view token_hash) {
   return impl_->read<std::optional<ApiTokenRow>>([&](Db& db) -> Result<std::optional<ApiTokenRow>> {
     Stmt st(db, "SELECT " API_TOKEN_COLUMNS " FROM api_tokens WHERE token_hash = ?");

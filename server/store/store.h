@@ -227,6 +227,8 @@ class Store {
   Result<std::optional<AccountRow>> find_account(std::string_view name);
   Result<std::optional<AccountRow>> find_account_by_id(int64_t id);
   Result<int64_t> count_accounts();
+  // Every account's name (the studio users viewers must not impersonate).
+  Result<std::vector<std::string>> account_names();
   Result<std::optional<ApiTokenRow>> find_api_token(std::string_view token_hash);
   Result<std::optional<AuthSessionRow>> find_auth_session(std::string_view token_hash);
   Result<std::vector<CommentRow>> comments_of_session(int64_t session_id);

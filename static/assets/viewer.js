@@ -198,6 +198,10 @@ function onError(msg) {
     showNotice('err_rate_limited_plain', {}, code);
   } else if (code === 'not_found') {
     showNotice('err_not_found', {}, code);
+  } else if (code === 'impersonation') {
+    // The server kept the previous name; do not send the refused one again on reconnect.
+    storageSet(KEY.name, null);
+    showNotice('err_impersonation', {}, code);
   } else {
     showNotice(COMMENT_ERRORS.includes(code) ? `err_${code}` : 'err_unknown', { code }, code);
   }
