@@ -6,7 +6,7 @@
 //               [--preset veryfast] [--source testcard|URI|PATH]
 //               [--out DIR] [--no-overlay] [--no-hls] [--no-rec]
 //               [--restream rtmp://...] [--tune zerolatency|none]
-//               [--overlay-method direct|composition]
+//               [--overlay-method direct|composition] [--keyframe-seconds 2]
 // The overlay is the real renderer's output (3 comments, lower third,
 // ticker); a new comment is aired every 5 s.
 #include <sys/resource.h>
@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     else if (a == "--preset") cfg.x264_preset = next();
     else if (a == "--tune") { cfg.x264_tune = next(); if (cfg.x264_tune == "none") cfg.x264_tune.clear(); }
     else if (a == "--overlay-method") cfg.overlay_method = next();
+    else if (a == "--keyframe-seconds") cfg.keyframe_seconds = std::atoi(next().c_str());
     else if (a == "--source") cfg.source = next();
     else if (a == "--out") out = next();
     else if (a == "--no-overlay") overlay_on = false;
