@@ -420,6 +420,18 @@ async function main() {
   await assertNoMarkup('report', report);
   assertNoHits('report rendered');
 
+  // A hostile name that also imitates the hall itself: the server refuses it
+  // (code "impersonation") and the viewer page says so in plain text.
+  await viewer.fill('#display-name', '<b onmouseover=__xss(0)>Sabla</b>');
+  await viewer.dispatchEvent('#display-name', 'change');
+  await viewer.waitForSelector('#notice[data-code="impersonation"]:not([hidden])');
+  const notice = await viewer.evaluate(() => ({
+    text: document.querySelector('#notice').textContent,
+    saved: localStorage.getItem('sabla.viewer.name'),
+  }));
+  h.assert(notice.text.length > 0 && !notice.text.includes('<') && notice.saved === null,
+    `viewer page shows the impersonation notice ("${notice.text}") and forgets the refused name`);
+
   // Let late handlers (media errors, animations, toggles) have their turn.
   await viewer.waitForTimeout(500);
   assertNoHits('all pages, after a pause');
