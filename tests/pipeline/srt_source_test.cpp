@@ -76,7 +76,7 @@ bool is_live_picture(Program& prog) {
 
 }  // namespace
 
-SCENARIO("an SRT sender comes, goes and comes back; the program shows the slate meanwhile", "[pipeline][srt]") {
+SCENARIO("an SRT sender comes, goes and comes back, with the slate on air meanwhile", "[pipeline][srt]") {
   if (find_executable("gst-launch-1.0").empty() || !gst_has("srtsink") || !gst_has("srtsrc") || !gst_has("avenc_aac")) {
     WARN("SKIPPED: gst-launch-1.0 (gstreamer1.0-tools) or the srt/avenc_aac plugins are not installed");
     return;
