@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <list>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -50,14 +51,34 @@ struct WsPss {
   NetServer::Conn* conn;
 };
 
+// Performance (bench/README.md, hold): lws allocates rx_buffer_size bytes per
+// connection when it opens. At 16 KiB for viewers every connection touched at
+// least one page of its own for it (8.6 KiB RSS per idle viewer, measured
+// with 6,000). Viewers send small frames (a typical comment is well under
+// 1 KiB); longer ones, up to max_frame_bytes, are reassembled from several
+// RECEIVE callbacks as before.
+constexpr size_t kViewerRxBuffer = 1024;
+
 lws_protocols kProtocols[] = {
     {"http", http_callback, 0, 0, 0, nullptr, 0},
-    {protocol::kViewerProtocol, ws_callback<kViewer>, sizeof(WsPss), 16 * 1024, kViewer, nullptr, 64 * 1024},
+    {protocol::kViewerProtocol, ws_callback<kViewer>, sizeof(WsPss), kViewerRxBuffer, kViewer, nullptr, 64 * 1024},
     {protocol::kStudioProtocol, ws_callback<kStudio>, sizeof(WsPss), 16 * 1024, kStudio, nullptr, 64 * 1024},
     {protocol::kOverlayProtocol, ws_callback<kOverlay>, sizeof(WsPss), 4 * 1024, kOverlay, nullptr, 64 * 1024},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0}};
 
-const lws_retry_bo_t kIdlePolicy = {nullptr, 0, 0, /*ping after*/ 30, /*hang up after*/ 60, 0};
+// Performance (bench/README.md, hold): no lws validity timers. lws 4.1 keeps
+// every timer of the loop in one sorted linked list; a ping/hang-up policy
+// gives each connection a timer that is re-inserted (a walk of the list, i.e.
+// of every connection) on its open and on every frame it sends. With 6,000
+// viewers that walk was 21 % of the server's CPU while they connected, and it
+// made connecting N viewers cost O(N^2). Both zero: lws schedules none (the
+// context's default would otherwise ping after 300 s). Dead peers are found
+// by TCP keepalive instead (kernel timers, see kKeepalive* below): the same
+// 60 s to notice a vanished client.
+const lws_retry_bo_t kIdlePolicy = {nullptr, 0, 0, /*ping after*/ 0, /*hang up after*/ 0, 0};
+constexpr int kKeepaliveIdleS = 30;
+constexpr int kKeepaliveIntervalS = 10;
+constexpr int kKeepaliveProbes = 3;
 
 NetServer* server_of(lws* wsi) {
   return static_cast<NetServer*>(lws_context_user(lws_get_context(wsi)));
@@ -147,10 +168,14 @@ struct NetServer::Conn {
   lws* wsi = nullptr;
   int role = 0;
   std::string ip;
-  std::deque<std::string> direct;
+  // Performance (bench/README.md, hold): lists, not deques. A libstdc++
+  // deque allocates ~600 bytes as soon as it exists; most viewers get only
+  // their welcome here and never park a frame, so per idle connection the two
+  // deques were ~1.2 KiB of the 4 KiB budget.
+  std::list<std::string> direct;
   uint64_t ring_seq = 0;
   std::string rx;
-  std::deque<std::string> parked;
+  std::list<std::string> parked;
   int close_code = 0;
   std::string close_reason;
 };
@@ -241,6 +266,9 @@ Status NetServer::start(moderation::Room* room) {
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.timeout_secs = 10;  // slow headers (slowloris) are dropped
   info.retry_and_idle_policy = &kIdlePolicy;
+  info.ka_time = kKeepaliveIdleS;
+  info.ka_interval = kKeepaliveIntervalS;
+  info.ka_probes = kKeepaliveProbes;
   info.max_http_header_data = 8192;
   info.count_threads = 1;
   if (!config_.tls_cert.empty() || !config_.tls_key.empty()) {
@@ -526,9 +554,13 @@ int NetServer::write_ws(lws* wsi, Conn* c) {
                      c->close_reason.size());
     return -1;
   }
-  std::string out;
+  // Performance (bench/README.md, fanout): a ring frame is written straight
+  // from the ring, and a batch is built once per tick for every viewer that
+  // is at the same place (all of them, normally), not once per viewer.
+  std::string direct;
+  const std::string* out = &direct;
   if (!c->direct.empty()) {
-    out = std::move(c->direct.front());
+    direct = std::move(c->direct.front());
     c->direct.pop_front();
   } else {
     Ring* ring = c->role == kViewer ? viewer_ring_.get() : c->role == kOverlay ? overlay_ring_.get() : nullptr;
@@ -547,23 +579,36 @@ int NetServer::write_ws(lws* wsi, Conn* c) {
       bytes += ring->items[last].size() + 1;
       ++last;
     }
+    const uint64_t from_seq = c->ring_seq;
+    const uint64_t to_seq = ring->base + last;
     if (last - first == 1) {
-      out = ring->items[first];
+      out = &ring->items[first];
     } else {
-      out.reserve(bytes + 32);
-      out = "{\"type\":\"batch\",\"items\":[";
-      for (size_t i = first; i < last; ++i) {
-        if (i > first) out += ',';
-        out += ring->items[i];
+      // Ring items never change once pushed, so (ring, from, to) names one batch.
+      if (batch_ring_ != ring || batch_from_ != from_seq || batch_to_ != to_seq) {
+        batch_.clear();
+        batch_.reserve(bytes + 32);
+        batch_ = "{\"type\":\"batch\",\"items\":[";
+        for (size_t i = first; i < last; ++i) {
+          if (i > first) batch_ += ',';
+          batch_ += ring->items[i];
+        }
+        batch_ += "]}";
+        batch_ring_ = ring;
+        batch_from_ = from_seq;
+        batch_to_ = to_seq;
       }
-      out += "]}";
+      out = &batch_;
     }
-    c->ring_seq = ring->base + last;
+    c->ring_seq = to_seq;
   }
-  std::vector<unsigned char> buf(LWS_PRE + out.size());
-  std::memcpy(buf.data() + LWS_PRE, out.data(), out.size());
-  int n = lws_write(wsi, buf.data() + LWS_PRE, out.size(), LWS_WRITE_TEXT);
-  if (n < static_cast<int>(out.size())) return -1;
+  // One buffer for every write, not an allocation per delivered frame
+  // (lws_write copies what it cannot send at once).
+  const size_t size = out->size();
+  if (write_buf_.size() < LWS_PRE + size) write_buf_.resize(LWS_PRE + size);
+  std::memcpy(write_buf_.data() + LWS_PRE, out->data(), size);
+  int n = lws_write(wsi, write_buf_.data() + LWS_PRE, size, LWS_WRITE_TEXT);
+  if (n < static_cast<int>(size)) return -1;
   Ring* ring = c->role == kViewer ? viewer_ring_.get() : c->role == kOverlay ? overlay_ring_.get() : nullptr;
   if (!c->direct.empty() || (ring && c->ring_seq < ring->end())) lws_callback_on_writable(wsi);
   return 0;

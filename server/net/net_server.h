@@ -15,6 +15,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -123,6 +124,14 @@ class NetServer final : public moderation::Outbound {
   std::unique_ptr<Worker> reader_worker_;  // archive queries: slow reads off the net thread
   struct Timer;
   std::unique_ptr<Timer> tick_timer_;
+
+  // write_ws: the frame being written (after LWS_PRE), and the last batch
+  // built, named by its ring and sequence range, shared by viewers at the same place.
+  std::vector<unsigned char> write_buf_;
+  std::string batch_;
+  const Ring* batch_ring_ = nullptr;
+  uint64_t batch_from_ = 0;
+  uint64_t batch_to_ = 0;
 
   uint64_t frames_in_ = 0;
   uint64_t frames_out_ = 0;
