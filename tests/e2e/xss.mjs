@@ -334,6 +334,18 @@ async function main() {
   await assertNoMarkup('studio with on-air extras', studio);
   assertNoHits('lower thirds and ticker rendered');
 
+  // --- an edit typed into the studio's own editor (textarea, Save) ---
+  const [extra] = await postAsViewers(viewer, ['تعليق سيُحرَّر في الاستوديو']);
+  const uiEdit = texts.find((t) => t.startsWith('<svg><foreignObject>')) || texts[0];
+  await studio.click(`#queue [data-id="${extra.id}"] [data-action=edit]`);
+  await studio.fill(`#queue [data-id="${extra.id}"] textarea.edit-text`, uiEdit);
+  await studio.click(`#queue [data-id="${extra.id}"] [data-edit-action=save]`);
+  await studio.waitForFunction(({ id, text }) => document.querySelector(`#queue [data-id="${id}"] .comment-text`)?.textContent === text,
+    { id: extra.id, text: uiEdit });
+  checkItems('studio queue after an edit in the studio editor', await items(studio, '#queue'), [{ id: extra.id, name: extra.name, text: uiEdit }]);
+  await assertNoMarkup('studio after the editor', studio);
+  assertNoHits('studio editor');
+
   // --- session titles (HTTP API) ---
   const sessions = await studio.evaluate(async (list) => {
     const out = [];
