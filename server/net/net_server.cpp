@@ -34,6 +34,9 @@ constexpr size_t kMaxDirectFrames = 4096;     // per connection; beyond it the c
 constexpr size_t kMaxBatchBytes = 32 * 1024;  // one coalesced viewer frame
 constexpr size_t kMaxHttpBody = 64 * 1024;
 constexpr size_t kMaxParkedFrames = 8;
+// Frames per message. Browsers never fragment; a flood of tiny or empty
+// continuation frames costs a callback each and would never reach the size limit.
+constexpr size_t kMaxFragments = 4096;
 constexpr const char* kSecurityHeaders =
     "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
@@ -175,6 +178,7 @@ struct NetServer::Conn {
   std::list<std::string> direct;
   uint64_t ring_seq = 0;
   std::string rx;
+  size_t rx_frames = 0;  // frames of the message in rx so far
   std::list<std::string> parked;
   int close_code = 0;
   std::string close_reason;
@@ -487,7 +491,12 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
         return -1;
       }
       c->rx.append(static_cast<const char*>(in), len);
+      if (lws_remaining_packet_payload(wsi) == 0 && ++c->rx_frames > kMaxFragments) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char*)"too many fragments", 18);
+        return -1;
+      }
       if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
+      c->rx_frames = 0;
       std::string frame;
       frame.swap(c->rx);
       frames_in_++;
@@ -519,7 +528,26 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
     case LWS_CALLBACK_SERVER_WRITEABLE: {
       Conn* c = pss ? pss->conn : nullptr;
       if (!c) return -1;
+      // A close reason is set once the connection is being failed (by lws, e.g. for
+      // RSV bits, or by us): its close frame is out or going out, and RFC 6455
+      // 5.5.1 forbids data frames after it. lws 4.1 would still send what we write.
+      if (lws_get_close_length(wsi) > 0) return 0;
       return write_ws(wsi, c);
+    }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+      // lws 4.1 echoes the peer's close payload. It turns the reserved codes below
+      // 3000 into 1002 in place; codes above 4999 (none is defined, RFC 6455 7.4)
+      // get the same treatment here. A 1-byte payload is no valid close frame at
+      // all (5.5.1) and would be echoed as one: fail with our own 1002 instead.
+      auto* payload = static_cast<unsigned char*>(in);
+      if (len >= 2 && ((payload[0] << 8) | payload[1]) >= 5000) {
+        payload[0] = LWS_CLOSE_STATUS_PROTOCOL_ERR >> 8;
+        payload[1] = LWS_CLOSE_STATUS_PROTOCOL_ERR & 0xFF;
+      } else if (len == 1) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char*)"invalid close frame", 19);
+        return -1;
+      }
+      return 0;
     }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
       return 0;  // handled once, by the http protocol
@@ -655,6 +683,30 @@ std::optional<Actor> NetServer::authenticate(lws* wsi, bool* via_cookie) {
   return a;
 }
 
+namespace {
+// 426 Upgrade Required plus the Sec-WebSocket-Version we speak (RFC 6455 4.4),
+// which lws_return_http_status() cannot add. Returns -1: the connection ends
+// after this answer.
+int refuse_version(lws* wsi) {
+  static const char body[] = "only WebSocket version 13 (RFC 6455) is supported\n";
+  unsigned char buf[LWS_PRE + 512];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof(buf) - 1;
+  if (lws_add_http_header_status(wsi, 426, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char*)"13", 2, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char*)"text/plain", 10, &p,
+                                   end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char*)"close", 5, &p, end) ||
+      lws_add_http_header_content_length(wsi, sizeof(body) - 1, &p, end) || lws_finalize_http_header(wsi, &p, end))
+    return -1;
+  std::memcpy(p, body, sizeof(body) - 1);
+  p += sizeof(body) - 1;
+  lws_write(wsi, start, static_cast<size_t>(p - start), LWS_WRITE_HTTP_HEADERS);
+  return -1;
+}
+}  // namespace
+
 int NetServer::confirm_upgrade(lws* wsi) {
   auto refuse = [&](unsigned int status, const char* why) {
     spdlog::debug("upgrade refused ({}): {}", status, why);
@@ -662,6 +714,12 @@ int NetServer::confirm_upgrade(lws* wsi) {
     return 1;
   };
   if (header(wsi, WSI_TOKEN_GET_URI) != "/ws") return refuse(HTTP_STATUS_NOT_FOUND, "WebSockets live at /ws");
+  // lws 4.1 would also upgrade the pre-RFC drafts (versions 7 and 8); RFC 6455
+  // 4.2.2 wants 426 with the version we speak. A missing or malformed key would
+  // make lws drop the connection without any answer; RFC 6455 4.2.1 wants a 400.
+  if (header(wsi, WSI_TOKEN_VERSION) != "13") return refuse_version(wsi);
+  if (header(wsi, WSI_TOKEN_KEY).size() != 24)
+    return refuse(HTTP_STATUS_BAD_REQUEST, "Sec-WebSocket-Key missing or malformed");
   std::string wanted = header(wsi, WSI_TOKEN_PROTOCOL);
   int role = 0;
   std::stringstream list(wanted);
@@ -1062,15 +1120,27 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
   auto actor = authenticate(wsi, &via_cookie);
   if (path == "/api/v1/logout") {
     if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
+    const std::string clear_cookie = "sabla_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
     char value[128];
     size_t max = sizeof(value);
     if (lws_http_cookie_get(wsi, "sabla_session", value, &max) == 0) {
       std::string hash = crypto::sha256_hex(std::string(value, max));
       auth_cache_.erase(hash);
-      store_.delete_auth_session(hash, [](Status) {});
+      // Answer only once the session is gone from disk: until then a request with
+      // the cookie would still find it (and cache it again for a minute), so the
+      // cache entry is dropped once more after the commit.
+      const uint64_t txn_id = txn->id;
+      if (!store_.delete_auth_session(hash, [this, txn_id, hash, clear_cookie](Status s) {
+            auth_cache_.erase(hash);
+            HttpTxn* t = find_txn(txn_id);
+            if (!t) return;
+            if (!s) return respond_json(t, 500, error_body("internal", "could not end the login"));
+            respond_json(t, 200, json{{"ok", true}}, {{"set-cookie", clear_cookie}});
+          }))
+        respond_json(txn, 503, error_body("busy", "try again"));
+      return;
     }
-    return respond_json(txn, 200, json{{"ok", true}},
-                        {{"set-cookie", "sabla_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"}});
+    return respond_json(txn, 200, json{{"ok", true}}, {{"set-cookie", clear_cookie}});
   }
   if (path == "/api/v1/me") {
     if (!actor) return respond_json(txn, 401, error_body("unauthorized", "not logged in"));
