@@ -258,6 +258,7 @@ struct Program::Impl {
   std::mutex rec_mu;
   std::string rec_name;   // GUARDED_BY(rec_mu): <name> of <name>-NNN.mkv
   int rec_next = 0;       // GUARDED_BY(rec_mu): next NNN to try for rec_name
+  bool rec_opened = false;  // GUARDED_BY(rec_mu): the first file has been named
   SourcePtr main_watch, watchdog, stop_timer;
   bool stopping = false;  // loop thread
   bool saw_playing = false;
@@ -663,6 +664,7 @@ void Program::Impl::on_overrun(GstElement*, gpointer self) {
 gchar* Program::Impl::on_format_location(GstElement*, guint, GstSample*, gpointer self) {
   auto* impl = static_cast<Impl*>(self);
   std::lock_guard lk(impl->rec_mu);
+  impl->rec_opened = true;
   for (;;) {
     char num[16];
     g_snprintf(num, sizeof num, "%03d", impl->rec_next++);
@@ -1339,6 +1341,9 @@ bool Program::split_recording(const std::string& name) {
     std::lock_guard lk(impl->rec_mu);
     impl->rec_name = name;
     impl->rec_next = 0;
+    // No file yet (the program is still starting): the first one takes the
+    // new name; a split now would leave a first file of a few frames.
+    if (!impl->rec_opened) return true;
   }
   // splitmuxsink splits at the next keyframe: ask the encoder for one now
   // rather than wait up to keyframe_seconds.

@@ -149,7 +149,7 @@ Status Room::load() {
     viewer_by_token_[v.token_hash] = v.id;
   }
   for (auto& b : st.ip_bans) ip_bans_[b.ip] = b.until_ms;
-  switch_session(st.current_session_id);
+  switch_session(st.current_session_id, false);
   for (auto& row : st.comments) {
     Comment c{row, {}, {}};
     if (row.status == CommentStatus::approved) feed_.push_back(row.id);
@@ -175,14 +175,14 @@ Status Room::load() {
         return;
       }
       sessions_[r->id] = *r;
-      switch_session(r->id);
+      switch_session(r->id, true);
       spdlog::info("created default session {} (live)", r->id);
     });
   }
   return Status::ok();
 }
 
-void Room::switch_session(std::optional<int64_t> session_id) {
+void Room::switch_session(std::optional<int64_t> session_id, bool went_live_now) {
   current_session_ = session_id;
   viewers_peak_ = metrics_.viewers_connected;
   viewers_peak_saved_ = 0;
@@ -193,6 +193,50 @@ void Room::switch_session(std::optional<int64_t> session_id) {
   const store::SessionRow* s = current_session_row();
   if (s && s->live_at_ms) program_clock_.start(*s->live_at_ms);
   else program_clock_.stop();
+  align_clock_to_video(went_live_now, true);
+}
+
+void Room::align_clock_to_video(bool went_live_now, bool split_recording) {
+  if (!video_.running_time_ms) return;  // no pipeline: the wall clock it is
+  const store::SessionRow* s = current_session_row();
+  if (!s || !s->live_at_ms || !program_clock_.running()) {
+    if (split_recording && video_.record_as) video_.record_as("");
+    return;
+  }
+  const int64_t now = clock_.now_ms();
+  // A session resumed after a restart (or a rebuilt pipeline) continues
+  // where the wall clock says; one that goes live now starts at 0.
+  const int64_t offset = went_live_now ? 0 : program_clock_.offset_ms(now).value_or(0);
+  if (video_.recording) {
+    // The offsets wait for the session's next recording file to open (split
+    // now, or the first file of a pipeline started with the session's name).
+    program_clock_.hold(offset);
+    clock_held_since_ms_ = now;
+    if (split_recording && video_.record_as) video_.record_as(recording_name());
+  } else if (int64_t rt = video_.running_time_ms(); rt >= 0) {
+    program_clock_.anchor(rt, offset);
+  }
+  // else: not playing yet; tick() anchors once it plays.
+}
+
+std::string Room::recording_name() const {
+  const store::SessionRow* s = current_session_row();
+  return s && s->status == "live" ? "session-" + std::to_string(s->id) : "";
+}
+
+void Room::recording_opened(const std::string& path, int64_t start_running_ms) {
+  if (!current_session_ || !program_clock_.holding()) return;
+  const std::string file = path.substr(path.find_last_of('/') + 1);
+  const std::string prefix = "session-" + std::to_string(*current_session_) + "-";
+  if (file.compare(0, prefix.size(), prefix) != 0) return;  // an earlier session's or off-air file
+  if (start_running_ms < 0 && video_.running_time_ms) start_running_ms = video_.running_time_ms();
+  program_clock_.anchor(start_running_ms, *program_clock_.held_offset());
+  spdlog::info("session {}: recording {} starts at stream offset {} ms", *current_session_, file,
+               *program_clock_.held_offset());
+}
+
+void Room::video_restarted() {
+  if (program_clock_.running()) align_clock_to_video(false, false);
 }
 
 const store::SessionRow* Room::current_session_row() const {
@@ -201,7 +245,15 @@ const store::SessionRow* Room::current_session_row() const {
   return it == sessions_.end() ? nullptr : &it->second;
 }
 
-std::optional<int64_t> Room::stream_offset(int64_t now_ms) const { return program_clock_.offset_ms(now_ms); }
+std::optional<int64_t> Room::stream_offset(int64_t at_ms) const {
+  int64_t running = -1;
+  if (video_.running_time_ms) {
+    running = video_.running_time_ms();
+    // An event from a moment ago: its running time was that much earlier.
+    if (running >= 0) running = std::max<int64_t>(0, running - std::max<int64_t>(0, clock_.now_ms() - at_ms));
+  }
+  return program_clock_.offset_ms(at_ms, running);
+}
 
 bool Room::ip_banned(const std::string& ip, int64_t now_ms, int64_t* until) const {
   auto it = ip_bans_.find(ip);
@@ -299,7 +351,7 @@ void Room::send_welcome(ConnId conn, const Viewer& v, const std::string& token) 
             {"feed", feed_json()},
             {"overlay", overlay_message()},
             {"settings", viewer_settings_json()},
-            {"stream", video_status_ ? json{{"hls", "/hls/live.m3u8"}, {"live", source_live_}}
+            {"stream", video_.status ? json{{"hls", "/hls/live.m3u8"}, {"live", source_live_}}
                                      : json{{"hls", nullptr}, {"live", false}}},
             {"viewers", metrics_.viewers_connected}};
   out_.send(conn, dump(j));
@@ -625,7 +677,7 @@ json Room::snapshot_json(const Actor& actor) const {
               {"settings", settings_.to_json()},
               {"overlay", overlay_message()},
               {"rotation", rotation_json()},
-              {"pipeline", video_status_ ? video_status_() : json{{"state", "off"}}},
+              {"pipeline", video_.status ? video_.status() : json{{"state", "off"}}},
               {"counters",
                {{"pending", counts[0]},
                 {"approved", counts[1]},
@@ -1007,7 +1059,7 @@ void Room::commit_on_air(std::vector<overlay::OnAirEvent> events, const std::str
     out_.flush(Audience::viewers);
     out_.publish(Audience::studios, frame);
     if (rotation_changed) out_.publish(Audience::studios, dump(rotation_json()));
-    if (overlay_listener_) overlay_listener_(on_air_.state());
+    if (video_.overlay_changed) video_.overlay_changed(on_air_.state());
   });
   if (!queued) spdlog::error("on-air change not saved: the store queue is full");
 }
@@ -1018,9 +1070,22 @@ void Room::tick() {
   if (!events.empty()) commit_on_air(std::move(events), "rotation", 0, json::object(), "rotation", rotating);
 
   const int64_t steady = clock_.steady_ms();
-  if (video_status_ && !studio_conns_.empty() && steady - last_status_push_ms_ >= 1000) {
+  if (video_.running_time_ms && program_clock_.running() && !program_clock_.anchored()) {
+    // Not anchored yet: the pipeline was not playing when the session went
+    // live, or the recording file has not opened. After 5 s of waiting for a
+    // file that does not come (recording failing), follow the running time anyway.
+    const int64_t rt = video_.running_time_ms();
+    const int64_t waited = clock_.now_ms() - clock_held_since_ms_;
+    if (rt >= 0 && !program_clock_.holding()) {
+      program_clock_.anchor(rt, program_clock_.offset_ms(clock_.now_ms()).value_or(0));
+    } else if (rt >= 0 && waited > 5000) {
+      spdlog::warn("no recording file opened for the session in {} ms: stream offsets follow the program", waited);
+      program_clock_.anchor(rt, *program_clock_.held_offset() + waited);
+    }
+  }
+  if (video_.status && !studio_conns_.empty() && steady - last_status_push_ms_ >= 1000) {
     last_status_push_ms_ = steady;
-    json status = video_status_();
+    json status = video_.status();
     status["type"] = "pipeline";
     out_.publish(Audience::studios, dump(status));
   }
@@ -1040,10 +1105,10 @@ void Room::tick() {
   }
 }
 
-void Room::attach_video(std::function<json()> status, std::function<void(const overlay::State&)> overlay_listener) {
-  video_status_ = std::move(status);
-  overlay_listener_ = std::move(overlay_listener);
-  if (overlay_listener_) overlay_listener_(on_air_.state());
+void Room::attach_video(VideoLink link) {
+  video_ = std::move(link);
+  if (video_.overlay_changed) video_.overlay_changed(on_air_.state());
+  align_clock_to_video(false, false);  // the pipeline started with recording_name()
 }
 
 void Room::set_source_live(bool live) {
@@ -1137,7 +1202,7 @@ void Room::set_session_live(const Actor& actor, int64_t session_id, ApiDone done
     // Comments of the old session leave the screen, recorded under that session.
     if (auto events = on_air_.clear(now); !events.empty())
       commit_on_air(std::move(events), "system", 0, json::object(), "clear", true);
-    switch_session(live.id);
+    switch_session(live.id, true);
     std::string frame = dump(json{{"type", "session"}, {"session", protocol::session_json(&live)}});
     out_.publish(Audience::viewers, frame);
     for (const auto& [conn, sc] : studio_conns_) out_.send(conn, dump(snapshot_json(sc.actor)));
@@ -1163,6 +1228,7 @@ void Room::end_session(const Actor& actor, int64_t session_id, ApiDone done) {
         commit_on_air(std::move(events), "system", 0, json::object(), "clear", true);
       current_session_.reset();
       program_clock_.stop();
+      if (video_.record_as) video_.record_as("");  // the next file is off air
     }
     out_.publish(Audience::viewers, frame);
     out_.publish(Audience::studios, frame);

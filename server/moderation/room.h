@@ -132,15 +132,36 @@ class Room {
   // video status to studios (1 s) and the viewer count to viewers (5 s).
   void tick();
 
-  // Video, when the server runs a pipeline: `status` gives the studio's
-  // pipeline message body (any thread may serve it); `overlay_listener`
-  // receives every committed on-air state (net thread), and the current one now.
-  void attach_video(std::function<nlohmann::json()> status,
-                    std::function<void(const overlay::State&)> overlay_listener);
+  // The video pipeline as the Room sees it (wired by sabla::Server).
+  struct VideoLink {
+    // The studio's pipeline message body (any thread may serve it).
+    std::function<nlohmann::json()> status;
+    // Every committed on-air state (net thread), and the current one at attach.
+    std::function<void(const overlay::State&)> overlay_changed;
+    // The program's running time in ms, -1 while it is not playing (any thread).
+    std::function<int64_t()> running_time_ms;
+    // Continue the recording in files named <name>-NNN.mkv: "session-<id>"
+    // while a session is live, "" for the off-air files (net thread).
+    std::function<void(const std::string& name)> record_as;
+    bool recording = false;
+  };
+  void attach_video(VideoLink link);
   // The input went live, or to the slate (net thread).
   void set_source_live(bool live);
+  // A recording file opened; its first frame is at `start_running_ms` of the
+  // program's running time (net thread). The session's stream offsets count
+  // from its first file.
+  void recording_opened(const std::string& path, int64_t start_running_ms);
+  // The pipeline was rebuilt after an error: its running time restarts, so
+  // the session's timeline continues from the wall clock (net thread).
+  void video_restarted();
+  // The recording file name for now: "session-<id>" while a session is live,
+  // "" (off air) otherwise. The pipeline starts with it.
+  std::string recording_name() const;
 
   RoomMetrics metrics() const;
+  // The pipeline's status (as studios get it), or null without video.
+  nlohmann::json video_status() const { return video_.status ? video_.status() : nlohmann::json(); }
   const ModerationSettings& settings() const { return settings_; }
   std::optional<int64_t> current_session_id() const { return current_session_; }
 
@@ -212,11 +233,16 @@ class Room {
   nlohmann::json overlay_message() const;
   void broadcast_comment_change(const Comment& c, const std::string& action, const std::string& by,
                                 bool was_visible);
-  void switch_session(std::optional<int64_t> session_id);
+  // `went_live_now`: the session goes live in this run (its recording starts
+  // at offset 0), rather than being resumed after a restart.
+  void switch_session(std::optional<int64_t> session_id, bool went_live_now);
+  // Puts the session's stream clock on the pipeline's timeline (see
+  // ProgramClock); `split_recording`: start the session's own recording file.
+  void align_clock_to_video(bool went_live_now, bool split_recording);
   const store::SessionRow* current_session_row() const;
   void reply_ok(ConnId conn, const nlohmann::json& msg, const std::string& action, std::optional<int64_t> id);
   void reply_error(ConnId conn, const nlohmann::json& msg, const char* code, const std::string& message);
-  std::optional<int64_t> stream_offset(int64_t now_ms) const;
+  std::optional<int64_t> stream_offset(int64_t at_ms) const;
   // What `name` imitates ("" when it may be used); refreshes the studio
   // accounts from the store first when they are older than a few seconds.
   std::string imitated_name(const std::string& name);
@@ -236,6 +262,7 @@ class Room {
   std::map<int64_t, store::SessionRow> sessions_;
   std::optional<int64_t> current_session_;
   pipeline::ProgramClock program_clock_;
+  int64_t clock_held_since_ms_ = 0;  // when program_clock_ began to wait for the recording
 
   std::unordered_map<int64_t, Viewer> viewers_;
   std::unordered_map<std::string, int64_t> viewer_by_token_;
@@ -254,8 +281,7 @@ class Room {
 
   overlay::OnAir on_air_;
 
-  std::function<nlohmann::json()> video_status_;
-  std::function<void(const overlay::State&)> overlay_listener_;
+  VideoLink video_;
   bool source_live_ = false;
   int64_t last_status_push_ms_ = 0;
   int64_t last_count_push_ms_ = 0;

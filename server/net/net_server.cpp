@@ -937,6 +937,52 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
   return 0;
 }
 
+// The pipeline's gauges, when the server runs one (read from its thread-safe stats).
+namespace {
+void append_video_metrics(const json& v, std::ostringstream& o,
+                          const std::function<void(const char*, const char*, const char*)>& metric) {
+  if (!v.is_object()) return;
+  auto number = [&](const char* key) {
+    auto it = v.find(key);
+    return it != v.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  } video[] = {
+      {"sabla_video_playing", "gauge", "1 while the program pipeline plays.", v.value("state", "") == "playing" ? 1.0 : 0.0},
+      {"sabla_video_source_live", "gauge", "1 while the input is on air, 0 while the slate is.",
+       v.value("source_live", false) ? 1.0 : 0.0},
+      {"sabla_video_source_losses_total", "counter", "Input losses (switches to the slate).", number("source_losses")},
+      {"sabla_video_fps", "gauge", "Program frames per second over the last second.", number("fps")},
+      {"sabla_video_frames_total", "counter", "Program frames since the pipeline started.", number("frames")},
+      {"sabla_video_dropped_frames_total", "counter", "Frames dropped before the encoder.", number("dropped")},
+      {"sabla_video_bitrate_kbps", "gauge", "Encoder output over the last second.", number("kbps")},
+      {"sabla_video_hls_latency_seconds", "gauge", "Estimated HLS latency for a player 3 segments behind.",
+       number("hls_latency_ms") / 1000.0},
+      {"sabla_video_restarts_total", "counter", "Pipeline rebuilds after errors.", number("restarts")},
+  };
+  for (const auto& one : video) {
+    metric(one.name, one.type, one.help);
+    o << one.name << ' ' << one.value << '\n';
+  }
+  auto restreams = v.find("restreams");
+  if (restreams == v.end() || !restreams->is_array() || restreams->empty()) return;
+  metric("sabla_video_restream_live", "gauge", "1 while a restream destination receives the program (by redacted URL).");
+  for (const auto& r : *restreams) {
+    std::string url = r.value("url", "");
+    std::string escaped;
+    for (char c : url) {
+      if (c == '\\' || c == '"') escaped += '\\';
+      if (c != '\n') escaped += c;
+    }
+    o << "sabla_video_restream_live{url=\"" << escaped << "\"} " << (r.value("state", "") == "live" ? 1 : 0) << '\n';
+  }
+}
+}  // namespace
+
 std::string NetServer::metrics_text() {
   const auto m = room_->metrics();
   const auto s = store_.metrics();
@@ -979,6 +1025,7 @@ std::string NetServer::metrics_text() {
     metric(one.name, one.type, one.help);
     o << one.name << ' ' << one.value << '\n';
   }
+  append_video_metrics(room_->video_status(), o, metric);
   return o.str();
 }
 

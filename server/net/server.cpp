@@ -77,15 +77,25 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
     return nullptr;
   }
   if (config.video_source != "off") {
-    impl->broadcast = std::make_unique<net::Broadcast>(
-        impl->config, *impl->net, [raw](bool live) { raw->room->set_source_live(live); });
-    if (Status s = impl->broadcast->start(); !s) {
+    net::Broadcast::Events events;
+    events.source_changed = [raw](bool live) { raw->room->set_source_live(live); };
+    events.recording_opened = [raw](const std::string& path, int64_t start_running_ms) {
+      raw->room->recording_opened(path, start_running_ms);
+    };
+    events.restarted = [raw] { raw->room->video_restarted(); };
+    impl->broadcast = std::make_unique<net::Broadcast>(impl->config, *impl->net, std::move(events));
+    if (Status s = impl->broadcast->start(impl->room->recording_name()); !s) {
       *error = s.message();
       return nullptr;
     }
     net::Broadcast* b = impl->broadcast.get();
-    impl->room->attach_video([b] { return b->status(); },
-                             [b](const overlay::State& state) { b->overlay_changed(state); });
+    moderation::Room::VideoLink link;
+    link.status = [b] { return b->status(); };
+    link.overlay_changed = [b](const overlay::State& state) { b->overlay_changed(state); };
+    link.running_time_ms = [b] { return b->running_time_ms(); };
+    link.record_as = [b](const std::string& name) { b->record_as(name); };
+    link.recording = config.recording;
+    impl->room->attach_video(std::move(link));
   }
   // Start-up writes (first account, default session) commit before serving.
   impl->store->flush();

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "support/http_client.h"
@@ -60,4 +61,49 @@ SCENARIO("serve with the test card publishes HLS and reports the pipeline", "[se
   CHECK((*status)["source_live"] == true);
   CHECK((*status)["recording"].get<std::string>().find(".mkv") != std::string::npos);
   CHECK(srv.terminate() == 0);  // a clean stop with the pipeline running
+}
+
+SCENARIO("a pipeline error rebuilds the pipeline without restarting the server", "[server][video]") {
+  ServerProcess srv({}, {{"SABLA_VIDEO_SOURCE", "testcard"}, {"SABLA_VIDEO_SIZE", "320x180"}});
+  std::string err;
+  REQUIRE(srv.start(&err));
+  const int port = srv.port();
+  const std::string hls = srv.data_dir() + "/hls";
+  auto wait_for_playlist = [&](int seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto p = http_get(port, "/hls/live.m3u8");
+      if (p.status == 200 && p.body.find(".ts") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return false;
+  };
+  REQUIRE(wait_for_playlist(20));
+  auto metrics = http_get(port, "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("sabla_video_playing 1\n") != std::string::npos);
+  CHECK(metrics.body.find("sabla_video_restarts_total 0\n") != std::string::npos);
+  CHECK(metrics.body.find("# TYPE sabla_video_fps gauge") != std::string::npos);
+
+  WHEN("the HLS folder disappears under the running pipeline (the next segment cannot be written)") {
+    std::error_code ec;
+    std::filesystem::remove_all(hls, ec);
+    REQUIRE_FALSE(ec);
+    THEN("the error is reported, the pipeline is rebuilt and HLS is served again, same process") {
+      bool restarted = false;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (!restarted && std::chrono::steady_clock::now() < deadline) {
+        auto m = http_get(port, "/metrics");
+        restarted = m.status == 200 && m.body.find("sabla_video_restarts_total 0\n") == std::string::npos &&
+                    m.body.find("sabla_video_restarts_total") != std::string::npos;
+        if (!restarted) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      }
+      REQUIRE(restarted);
+      CHECK(srv.running());
+      CHECK(wait_for_playlist(20));
+      auto health = http_get(port, "/api/v1/health");
+      CHECK(health.status == 200);
+      CHECK(srv.terminate() == 0);
+    }
+  }
 }
