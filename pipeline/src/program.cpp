@@ -752,6 +752,18 @@ void Program::Impl::start_source() {
       gst_bin_add(GST_BIN(p), dec);
       src_ctx->pipe = p;
       g_signal_connect(dec, "pad-added", G_CALLBACK(on_decoded_pad), src_ctx.get());
+      // tsdemux (SRT, HTTP-TS) holds 700 ms of live input by default; those
+      // frames play out after the sender is gone, before the watchdog sees
+      // the loss, and add to the viewers' latency. 100 ms is enough on a LAN
+      // or SRT link (SRT has its own receive latency).
+      g_signal_connect(p, "deep-element-added",
+                       G_CALLBACK(+[](GstBin*, GstBin*, GstElement* element, gpointer) {
+                         GstElementFactory* f = gst_element_get_factory(element);
+                         if (f && g_strcmp0(GST_OBJECT_NAME(f), "tsdemux") == 0 &&
+                             g_object_class_find_property(G_OBJECT_GET_CLASS(element), "latency"))
+                           g_object_set(element, "latency", 100, nullptr);
+                       }),
+                       nullptr);
     }
   }
   if (!p) {

@@ -133,7 +133,9 @@ SCENARIO("an SRT sender comes, goes and comes back, with the slate on air meanwh
     WARN("slate on air " << switch_s << " s after the sender was killed (stats: " << prog.stats().slate_switch_ms
                          << " ms after the last source frame)");
 
-    THEN("the slate is on air within 1.5 s and HLS keeps growing through the outage") {
+    THEN("the slate is on air within 1.5 s of the sender's death and HLS keeps growing through the outage") {
+      // From the kill: includes what the source still held (tsdemux latency).
+      CHECK(switch_s <= 1.5);
       CHECK(prog.stats().slate_switch_ms <= 1500);
       CHECK(prog.stats().source_losses == losses + 1);
       CHECK(ev.count() == events + 1);
