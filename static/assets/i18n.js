@@ -220,6 +220,7 @@ const STRINGS = {
     bc_rs_reconnecting: 'يعيد الاتصال…',
     bc_rs_failed: 'فشل',
     bc_reconnects: 'إعادات الاتصال: {n}',
+    bc_restarts: 'أُعيد بناء البث {n} مرة بعد أخطاء',
   },
   en: {
     app_name: 'Sabla',
@@ -435,6 +436,7 @@ const STRINGS = {
     bc_rs_reconnecting: 'Reconnecting…',
     bc_rs_failed: 'Failed',
     bc_reconnects: 'Reconnects: {n}',
+    bc_restarts: 'rebuilt {n}× after errors',
   },
 };
 

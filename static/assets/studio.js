@@ -873,7 +873,9 @@ function renderBroadcast() {
   const st = BC_STATES.includes(p.state) ? p.state : 'unknown';
   ui.bc.dataset.state = st;
   ui.bcState.dataset.state = st;
-  ui.bcState.textContent = st === 'unknown' ? String(p.state || '?') : t(`bc_state_${st}`);
+  const restarts = num(p.restarts);
+  ui.bcState.textContent = (st === 'unknown' ? String(p.state || '?') : t(`bc_state_${st}`)) +
+    (restarts ? ` · ${t('bc_restarts', { n: fmtNumber(restarts) })}` : '');
   const off = st === 'off';
   ui.bcOff.hidden = !off;
   ui.bcDetails.hidden = off;
