@@ -111,7 +111,8 @@ SCENARIO("stream offsets place comments and on-air events on the session's own r
   std::string err;
   REQUIRE(srv.start(&err));
   const int port = srv.port();
-  auto login = http_post_json(port, "/api/v1/login", json{{"name", "producer"}, {"password", srv.initial_password(2000)}});
+  const std::string password = srv.initial_password(2000);
+  auto login = http_post_json(port, "/api/v1/login", json{{"name", "producer"}, {"password", password}});
   REQUIRE(login.status == 200);
   WsOptions o;
   o.port = port;
@@ -203,5 +204,47 @@ SCENARIO("stream offsets place comments and on-air events on the session's own r
     WARN("recording alignment: aired " << (seen_on - aired) << " ms, cleared " << (seen_off - cleared) << " ms");
     CHECK(std::abs(seen_on - aired) <= 1000);
     CHECK(std::abs(seen_off - cleared) <= 1000);
+  }
+
+  {  // the session resumes after a restart: a new file of its own, offsets go on, the archive lists both files
+    std::string last_offset_sql = "SELECT 'x', max(stream_offset_ms) FROM comments";
+    const int64_t before = query_pairs(db, last_offset_sql).at(0).second;
+    REQUIRE(srv.restart(&err));
+    const int p2 = srv.port();
+    auto login2 = http_post_json(p2, "/api/v1/login", json{{"name", "producer"}, {"password", password}});
+    REQUIRE(login2.status == 200);
+    WsOptions so2;
+    so2.port = p2;
+    so2.subprotocol = "sabla.studio.v1";
+    so2.cookie = cookie_from(login2, "sabla_session");
+    so2.origin = "http://127.0.0.1:" + std::to_string(p2);
+    auto studio2 = WsClient::connect(so2, &err);
+    REQUIRE(studio2);
+    REQUIRE(studio2->recv_until(
+        [](const json& j) {
+          return j.value("type", "") == "pipeline" && j.value("recording", "").find("/session-1-001.mkv") != std::string::npos;
+        },
+        15000));
+    WsOptions vo2;
+    vo2.port = p2;
+    vo2.subprotocol = "sabla.viewer.v1";
+    auto viewer2 = WsClient::connect(vo2, &err);
+    REQUIRE(viewer2);
+    REQUIRE(viewer2->recv_type("welcome", 5000));
+    viewer2->send_json({{"type", "comment"}, {"client_id", "after-restart"}, {"text", "Back again"}});
+    REQUIRE(viewer2->recv_type("ack", 5000));
+    auto sessions = http_get(p2, "/api/v1/archive/sessions", {{"Cookie", *so2.cookie}});
+    studio2.reset();
+    viewer2.reset();
+    REQUIRE(srv.terminate() == 0);
+    CHECK(query_pairs(db, last_offset_sql).at(0).second > before);
+    REQUIRE(sessions.status == 200);
+    auto body = json::parse(sessions.body, nullptr, false);
+    REQUIRE(body.is_object());
+    std::vector<std::string> names;
+    for (const auto& sj : body["sessions"])
+      if (sj.value("id", 0) == 1)
+        for (const auto& f : sj["recordings"]) names.push_back(f.value("name", ""));
+    CHECK(names == std::vector<std::string>{"session-1-000.mkv", "session-1-001.mkv"});
   }
 }
