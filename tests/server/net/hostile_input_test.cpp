@@ -38,7 +38,13 @@ namespace {
 // one client abuses it, not scheduling noise on a shared machine.
 constexpr double kMaxMedianRoundTripMs = 500;
 constexpr double kMaxRoundTripMs = 2000;
+#if defined(__SANITIZE_ADDRESS__)
+// The same tree builds the server with AddressSanitizer, whose quarantine keeps up
+// to 256 MiB of freed memory resident on purpose: only runaway growth shows there.
+constexpr int64_t kMaxRssGrowthKib = 400 * 1024;
+#else
 constexpr int64_t kMaxRssGrowthKib = 20 * 1024;
+#endif
 
 // Room for the bystander's round trips (the default viewer limit is 0.5 comment/s).
 ServerOptions hostile_server_options() {
@@ -237,7 +243,18 @@ TEST_CASE("hostile input: offenders are closed or told, bystanders unaffected, m
     for (auto& a : abusers) a->send_text(std::string(512 * 1024, 'a'));  // 8x the limit
     auto liar = raw_viewer(port);  // declares 1 GiB, sends a few bytes, waits
     liar->send_raw(frame_header(opcode::text, true, 1ull << 30) + "{\"type\":");
-    for (auto& a : abusers) CHECK(a->wait_close(5000) == 1009);
+    // A client still pushing its frame when the server gives up may get a TCP reset
+    // instead of the 1009 (lws stops reading the rest; unread bytes make the kernel
+    // reset the connection, and the reset can overtake the close frame): either
+    // way the connection is over. One that stopped sending always reads its 1009.
+    int with_1009 = 0;
+    for (auto& a : abusers) {
+      const int code = a->wait_close(5000);
+      CHECK((code == 1009 || code == 1006));
+      with_1009 += code == 1009;
+    }
+    std::printf("hostile: 512 KiB frames: %d of %zu writers read the 1009 before the reset\n", with_1009,
+                abusers.size());
     CHECK(liar->wait_close(5000) == 1009);
     bystander.check("oversized frames");
   }
@@ -318,10 +335,12 @@ TEST_CASE("hostile input: offenders are closed or told, bystanders unaffected, m
                              "[]", "{}", "1e999", "\"welcome\"", "\"comment \""})
       check_error_reply(*v, std::string("{\"type\":") + type + ",\"id\":1}");
     check_still_served(*v);
-    // 100,000 '[' is over the frame limit: that is a close, not a parse.
+    // 100,000 '[' is over the frame limit: that is a close, not a parse (or a reset,
+    // as for the oversized frames above, when the server stops reading mid-frame).
     auto deep = raw_viewer(port);
     deep->send_text(std::string(100000, '['));
-    CHECK(deep->wait_close(5000) == 1009);
+    const int deep_code = deep->wait_close(5000);
+    CHECK((deep_code == 1009 || deep_code == 1006));
     bystander.check("deep JSON, numbers, unknown types");
   }
   arena.check_memory("after all of the above");
@@ -452,7 +471,16 @@ TEST_CASE("hostile input: 10,000 rapid reconnects from one address", "[hostile][
 
   // Every one of them was counted out again: the address still gets its full quota
   // of 64 connections (the bystander holds 2), and not one more.
-  std::this_thread::sleep_for(500ms);
+  // First let the server see the last of them go: only the bystander viewer stays.
+  auto viewers_connected = [&] {
+    const std::string body = http_get(port, "/metrics").body;
+    const std::string key = "sabla_connections{role=\"viewer\"} ";
+    auto at = body.find(key);
+    return at == std::string::npos ? -1 : std::atoi(body.c_str() + at + key.size());
+  };
+  for (auto until = Clock::now() + 10s; viewers_connected() != 1 && Clock::now() < until;)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE(viewers_connected() == 1);
   std::vector<std::unique_ptr<WsClient>> quota;
   for (int i = 0; i < 62; ++i) quota.push_back(raw_viewer(port));
   WsOptions o;
