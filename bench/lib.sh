@@ -134,7 +134,12 @@ ratio() {
   awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }
 
-# The targets to run: sabla, then the peer unless PEER=none.
+# The targets to run: sabla, then the peer; PEER=none runs Sabla only,
+# PEER=only the peer only.
 bench_targets() {
-  if [[ ${PEER:-node} == none ]]; then echo sabla; else echo sabla node; fi
+  case ${PEER:-node} in
+    none) echo sabla ;;
+    only) echo node ;;
+    *) echo sabla node ;;
+  esac
 }

@@ -76,6 +76,7 @@ class Fanout final : public ViewerHandler {
     approve_at_.assign(static_cast<size_t>(planned_), TimePoint{});
     approve_written_.assign(static_cast<size_t>(planned_), 0);
     receipts_.assign(static_cast<size_t>(planned_), 0);
+    approved_ok_at_.assign(static_cast<size_t>(planned_), 0);
     seen_.assign(static_cast<size_t>(viewers_) * static_cast<size_t>(planned_), 0);
   }
 
@@ -113,7 +114,14 @@ class Fanout final : public ViewerHandler {
   }
   // Every viewer welcomed when approvals started must get every approved
   // comment; one that disconnects meanwhile counts its missing ones as lost.
-  uint64_t expected_deliveries() const { return static_cast<uint64_t>(listening_) * approved_ok_; }
+  // A comment counts as approved when the studio got its `ok` or any viewer
+  // got it: on a starved box the studio's replies can trail the broadcast.
+  uint64_t expected_deliveries() const {
+    uint64_t approved = 0;
+    for (size_t i = 0; i < receipts_.size(); ++i)
+      if (approved_ok_at_[i] || receipts_[i] > 0) ++approved;
+    return static_cast<uint64_t>(listening_) * approved;
+  }
 
   // ---- Handler ----
   bool on_raw(Conn& conn, std::string_view frame) override {
@@ -355,6 +363,7 @@ class Fanout final : public ViewerHandler {
     ++approve_replies_;
     if (type == "ok") {
       ++approved_ok_;
+      approved_ok_at_[index] = 1;
       approved_ids_.push_back(ids_[index]);
       if (approve_written_[index]) approve_reply_.add(SteadyClock::now() - approve_at_[index]);
     } else {
@@ -393,6 +402,7 @@ class Fanout final : public ViewerHandler {
   uint64_t approve_errors_ = 0;
   std::vector<TimePoint> approve_at_;
   std::vector<char> approve_written_;
+  std::vector<char> approved_ok_at_;  // per comment index: the studio got `ok`
   std::vector<int64_t> approved_ids_;
   Latencies approve_reply_;
 
