@@ -37,6 +37,11 @@ constexpr size_t kMaxParkedFrames = 8;
 // Frames per message. Browsers never fragment; a flood of tiny or empty
 // continuation frames costs a callback each and would never reach the size limit.
 constexpr size_t kMaxFragments = 4096;
+// The rest of an oversized frame up to this size is read and dropped before the
+// 1009 goes out: closing with unread bytes makes the kernel send a reset, which
+// can destroy the close frame before the client reads it. Beyond it (a client
+// declaring gigabytes) the connection is failed at once.
+constexpr size_t kMaxDrainBytes = 1024 * 1024;
 constexpr const char* kSecurityHeaders =
     "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
@@ -179,6 +184,7 @@ struct NetServer::Conn {
   uint64_t ring_seq = 0;
   std::string rx;
   size_t rx_frames = 0;  // frames of the message in rx so far
+  bool draining = false;  // reading the rest of an oversized frame, to fail cleanly after it
   std::list<std::string> parked;
   int close_code = 0;
   std::string close_reason;
@@ -486,9 +492,17 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
         lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char*)"text frames only", 16);
         return -1;
       }
-      if (c->rx.size() + len + lws_remaining_packet_payload(wsi) > static_cast<size_t>(config_.max_frame_bytes)) {
+      const size_t remaining = lws_remaining_packet_payload(wsi);
+      auto too_large = [&] {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char*)"frame too large", 15);
         return -1;
+      };
+      if (c->draining) return remaining > 0 ? 0 : too_large();
+      if (c->rx.size() + len + remaining > static_cast<size_t>(config_.max_frame_bytes)) {
+        c->rx.clear();
+        if (remaining == 0 || remaining > kMaxDrainBytes) return too_large();
+        c->draining = true;
+        return 0;
       }
       c->rx.append(static_cast<const char*>(in), len);
       if (lws_remaining_packet_payload(wsi) == 0 && ++c->rx_frames > kMaxFragments) {

@@ -379,9 +379,16 @@ TEST_CASE("conformance 1: framing and payload lengths", "[conformance][net]") {
     expect_failed(p, 1002);
   }
   // lws hands payload to the application as it arrives, so the size check runs on
-  // the first payload bytes: nothing is buffered towards the declared length.
-  SECTION("1.1.14 a frame declaring 1 MiB is refused on its first payload bytes") {
-    REQUIRE(p.send(header_only(1u << 20) + "{\"type\":\"hello\","));
+  // the first payload bytes: nothing is buffered towards the declared length. Up
+  // to 1 MiB the rest of the frame is read and dropped before the close, so that
+  // no unread bytes turn the close into a TCP reset; beyond that the server fails
+  // the connection at once.
+  SECTION("1.1.14 a frame declaring 2 MiB is refused on its first payload bytes") {
+    REQUIRE(p.send(header_only(2u << 20) + "{\"type\":\"hello\","));
+    expect_close(p, 1009);
+  }
+  SECTION("1.1.16 a 1 MiB frame sent whole: read to its end, then 1009 and a clean close") {
+    REQUIRE(p.frame(opcode::text, probe("mebibyte", 1u << 20)));
     expect_close(p, 1009);
   }
   SECTION("1.1.15 a frame declaring 2^63-1 bytes is refused on its first payload bytes") {
@@ -830,7 +837,7 @@ TEST_CASE("conformance 7.6: the server ends TCP after failing a connection", "[c
   const int port = server_port();
   Peer p(port);
   const auto t0 = Clock::now();
-  SECTION("7.6.1 RSV bits: close 1002, then TCP ends within lws's 5 s close-ack timeout") {
+  SECTION("7.6.1 RSV bits: close 1002, then TCP ends (at worst by lws's 5 s close-ack timeout)") {
     REQUIRE(p.frame(opcode::text, probe("rsv1"), true, 4));
     Frame f;
     REQUIRE(p.next(&f, 5000) == Peer::Got::frame);
@@ -838,7 +845,7 @@ TEST_CASE("conformance 7.6: the server ends TCP after failing a connection", "[c
     REQUIRE(f.opcode == opcode::close);
     p.frame(opcode::close, f.payload.substr(0, 2));
   }
-  SECTION("7.6.2 a frame too large: close 1009, then TCP ends within 6 s") {
+  SECTION("7.6.2 a frame too large: close 1009, then TCP ends") {
     REQUIRE(p.frame(opcode::text, probe("big", 70000)));
     Frame f;
     REQUIRE(p.next(&f, 5000) == Peer::Got::frame);
@@ -847,7 +854,7 @@ TEST_CASE("conformance 7.6: the server ends TCP after failing a connection", "[c
     p.frame(opcode::close, f.payload.substr(0, 2));
   }
   Frame after;
-  Peer::Got got = p.next(&after, 6500);
+  Peer::Got got = p.next(&after, 10000);  // lws checks its timeouts once a second
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   INFO("after the close: " << (got == Peer::Got::frame ? describe(after) : got == Peer::Got::eof ? "EOF" : "timeout")
                            << " after " << seconds << " s");
