@@ -5,10 +5,14 @@
 //                             -> convert/resample   -> interaudiosink
 //  main pipeline (never rebuilt while running):
 //    intervideosrc (probe: slate swap, overlay blend, frame count/snapshots)
-//      -> queue(leaky) -> x264enc -> tee -> queue -> h264parse -> hlssink2
-//                                        -> queue -> h264parse -> splitmuxsink(matroskamux)
-//                                        -> appsink (restream fan-out)
+//      -> queue(leaky) -> x264enc(byte-stream) -> tee -> queue -> hlssink2
+//                                                    -> queue -> h264parse -> splitmuxsink(matroskamux)
+//                                                    -> appsink (restream fan-out)
 //    interaudiosrc -> volume(mute on slate) -> audioconvert -> AAC -> tee -> (same three)
+//  Each queue is a thread and a wake-up per buffer, so there is none that does
+//  not decouple something: the AAC encoder feeds its tee directly (each branch
+//  has its queue), and the HLS branch has no h264parse (x264enc's byte-stream
+//  already repeats SPS/PPS before every IDR, which is what HLS needs).
 //  restream pipelines, one per destination (rebuilt with backoff on error, own bus):
 //    appsrc(h264) -> h264parse -> flvmux -> rtmp2sink ; appsrc(aac) -> aacparse -> flvmux
 #include "sabla/pipeline/program.h"
@@ -469,13 +473,13 @@ bool Program::Impl::build_main(std::string* error) {
        (direct ? "" : " ! overlaycomposition name=ovl") + " ! queue name=encq leaky=downstream max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! "
        "x264enc name=venc speed-preset=" + c.x264_preset + (c.x264_tune.empty() ? "" : " tune=" + c.x264_tune) +
        " bitrate=" + std::to_string(c.video_bitrate_kbps) + " key-int-max=" + std::to_string(c.fps * c.keyframe_seconds) +
-       " ! video/x-h264,profile=high ! tee name=vt allow-not-linked=true ";
+       " ! video/x-h264,profile=high,stream-format=byte-stream ! tee name=vt allow-not-linked=true ";
   d += "interaudiosrc name=asrc channel=" + channel + " ! " + acaps + " ! volume name=vol ! audioconvert ! " + aac_encoder +
-       " bitrate=" + std::to_string(c.audio_bitrate_kbps * 1000) + " ! queue ! tee name=at allow-not-linked=true ";
+       " bitrate=" + std::to_string(c.audio_bitrate_kbps * 1000) + " ! tee name=at allow-not-linked=true ";
   if (!c.hls_dir.empty()) {
     d += "hlssink2 name=hls target-duration=" + std::to_string(c.hls_segment_seconds) + " playlist-length=" +
          std::to_string(c.hls_playlist_length) + " max-files=" + std::to_string(c.hls_playlist_length + 4) + " ";
-    d += "vt. ! queue ! h264parse config-interval=-1 ! hls.video ";
+    d += "vt. ! queue ! hls.video ";
     d += "at. ! queue ! hls.audio ";
   }
   if (!c.recording_dir.empty()) {
