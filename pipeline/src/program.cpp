@@ -43,6 +43,15 @@ namespace sabla::pipeline {
 
 using namespace detail;
 
+std::string off_air_recording_name() {
+  char stamp[32];
+  time_t now = time(nullptr);
+  struct tm tmv;
+  localtime_r(&now, &tmv);
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
+  return std::string("sabla-") + stamp;
+}
+
 const char* to_string(ProgramState s) {
   switch (s) {
     case ProgramState::starting: return "starting";
@@ -538,15 +547,7 @@ bool Program::Impl::build_main(std::string* error) {
     venc = get("venc").get();
     {
       std::lock_guard lk(rec_mu);
-      rec_name = c.recording_name;
-      if (rec_name.empty()) {
-        char stamp[32];
-        time_t now = time(nullptr);
-        struct tm tmv;
-        localtime_r(&now, &tmv);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
-        rec_name = std::string("sabla-") + stamp;
-      }
+      rec_name = c.recording_name.empty() ? off_air_recording_name() : c.recording_name;
       rec_next = 0;
     }
     g_signal_connect(rec, "format-location-full", G_CALLBACK(on_format_location), this);

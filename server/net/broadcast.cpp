@@ -1,6 +1,5 @@
 #include "net/broadcast.h"
 
-#include <ctime>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -16,15 +15,6 @@ Broadcast::Broadcast(const Config& config, NetServer& net, Events events)
 
 Broadcast::~Broadcast() { stop(); }
 
-std::string Broadcast::off_air_name() {
-  char stamp[32];
-  time_t now = time(nullptr);
-  struct tm tmv;
-  localtime_r(&now, &tmv);
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
-  return std::string("sabla-") + stamp;
-}
-
 pipeline::ProgramConfig Broadcast::program_config(const std::string& recording_name) const {
   pipeline::ProgramConfig pc;
   pc.source = config_.video_source;
@@ -35,7 +25,7 @@ pipeline::ProgramConfig Broadcast::program_config(const std::string& recording_n
   pc.x264_preset = config_.video_preset;
   pc.hls_dir = config_.data_dir + "/hls";
   if (config_.recording) pc.recording_dir = config_.data_dir + "/recordings";
-  pc.recording_name = recording_name.empty() ? off_air_name() : recording_name;
+  pc.recording_name = recording_name.empty() ? pipeline::off_air_recording_name() : recording_name;
   pc.recording_segment_minutes = config_.recording_segment_minutes;
   pc.restream_urls = config_.restream_urls;
   pc.slate_title = config_.default_title_ar + "\n" + config_.default_title_en;
@@ -153,7 +143,7 @@ void Broadcast::record_as(const std::string& name) {
     recording_name_ = name;
     program = program_;
   }
-  if (program && config_.recording && !program->split_recording(name.empty() ? off_air_name() : name))
+  if (program && config_.recording && !program->split_recording(name.empty() ? pipeline::off_air_recording_name() : name))
     spdlog::warn("video: could not start a recording file for {}", name.empty() ? "off air" : name);
 }
 

@@ -69,7 +69,6 @@ class Broadcast final : public pipeline::Listener {
   std::shared_ptr<pipeline::Program> program() const;
   void render_pending();  // render worker
   void supervise();       // supervisor thread
-  static std::string off_air_name();
 
   const Config& config_;
   NetServer& net_;

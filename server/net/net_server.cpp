@@ -646,23 +646,20 @@ int NetServer::write_ws(lws* wsi, Conn* c) {
   }
   // One buffer for every write, not an allocation per delivered frame
   // (lws_write copies what it cannot send at once).
-  const size_t size = out->size();
-  if (write_buf_.size() < LWS_PRE + size) write_buf_.resize(LWS_PRE + size);
-  std::memcpy(write_buf_.data() + LWS_PRE, out->data(), size);
-  int n = lws_write(wsi, write_buf_.data() + LWS_PRE, size, LWS_WRITE_TEXT);
-  if (n < static_cast<int>(size)) return -1;
+  auto write_text = [&](const std::string& text) {
+    if (write_buf_.size() < LWS_PRE + text.size()) write_buf_.resize(LWS_PRE + text.size());
+    std::memcpy(write_buf_.data() + LWS_PRE, text.data(), text.size());
+    return lws_write(wsi, write_buf_.data() + LWS_PRE, text.size(), LWS_WRITE_TEXT) >= static_cast<int>(text.size());
+  };
+  if (!write_text(*out)) return -1;
   // Replies queued for this client (a studio's acks and snapshots) go out
   // together while the socket takes them: one writable callback per frame
   // would cost a whole poll() pass over every connection per reply, which
   // left studio replies seconds behind with 10,000 viewers connected.
-  for (int more = 0; more < 16 && !out->empty() && out == &direct && !c->direct.empty() && !lws_send_pipe_choked(wsi);
-       ++more) {
+  for (int more = 0; more < 16 && out == &direct && !c->direct.empty() && !lws_send_pipe_choked(wsi); ++more) {
     const std::string next = std::move(c->direct.front());
     c->direct.pop_front();
-    if (write_buf_.size() < LWS_PRE + next.size()) write_buf_.resize(LWS_PRE + next.size());
-    std::memcpy(write_buf_.data() + LWS_PRE, next.data(), next.size());
-    n = lws_write(wsi, write_buf_.data() + LWS_PRE, next.size(), LWS_WRITE_TEXT);
-    if (n < static_cast<int>(next.size())) return -1;
+    if (!write_text(next)) return -1;
   }
   Ring* ring = c->role == kViewer ? viewer_ring_.get() : c->role == kOverlay ? overlay_ring_.get() : nullptr;
   if (!c->direct.empty() || (ring && c->ring_seq < ring->end())) lws_callback_on_writable(wsi);

@@ -14,6 +14,7 @@
 
 #include "moderation/text.h"
 #include "support/http_client.h"
+#include "support/command.h"
 #include "support/server_process.h"
 #include "support/ws_client.h"
 
@@ -207,23 +208,6 @@ std::vector<std::string> stored_viewer_names(const std::string& db_path) {
   return out;
 }
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
-  return out;
-}
-
-std::string secret_after(const std::string& text, const std::string& prefix) {
-  auto pos = text.find(prefix);
-  if (pos == std::string::npos) return {};
-  auto end = text.find('\n', pos);
-  return text.substr(pos + prefix.size(), end - pos - prefix.size());
-}
-
 std::string repeat(const std::string& s, size_t n) {
   std::string out;
   for (size_t i = 0; i < n; ++i) out += s;
@@ -328,7 +312,7 @@ SCENARIO("names that imitate a moderator, the speaker or a configured name are r
 
   // A moderator added while the server runs, who then logs in.
   const std::string amal_password =
-      secret_after(run(std::string(SABLA_BINARY) + " user add amal --role moderator --data " + srv.data_dir()),
+      value_after(run_command(std::string(SABLA_BINARY) + " user add amal --role moderator --data " + srv.data_dir()),
                    "password: ");
   REQUIRE_FALSE(amal_password.empty());
   auto amal = connect_studio(port, "amal", amal_password);

@@ -19,6 +19,7 @@
 
 #include "support/clients.h"
 #include "support/http_client.h"
+#include "support/command.h"
 #include "support/server_process.h"
 #include "support/ws_client.h"
 
@@ -27,26 +28,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
-  return out;
-}
-
-// The value after `prefix` on its line of `text` ("" if absent).
-std::string value_after(const std::string& text, const std::string& prefix) {
-  auto pos = text.find(prefix);
-  if (pos == std::string::npos) return {};
-  auto end = text.find('\n', pos);
-  return text.substr(pos + prefix.size(), end - pos - prefix.size());
-}
-
 std::string create_token(const ServerProcess& srv, const std::string& name, const std::string& role) {
-  std::string out = run(std::string(SABLA_BINARY) + " token create " + name + " --role " + role + " --data " +
+  std::string out = run_command(std::string(SABLA_BINARY) + " token create " + name + " --role " + role + " --data " +
                         srv.data_dir() + " 2>/dev/null");
   std::string token = value_after(out, "token: ");
   INFO(out);
@@ -55,7 +38,7 @@ std::string create_token(const ServerProcess& srv, const std::string& name, cons
 }
 
 std::string create_account(const ServerProcess& srv, const std::string& name, const std::string& role) {
-  std::string out = run(std::string(SABLA_BINARY) + " user add " + name + " --role " + role + " --data " +
+  std::string out = run_command(std::string(SABLA_BINARY) + " user add " + name + " --role " + role + " --data " +
                         srv.data_dir() + " 2>/dev/null");
   std::string password = value_after(out, "password: ");
   INFO(out);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "support/http_client.h"
+#include "support/command.h"
 #include "support/server_process.h"
 #include "support/ws_client.h"
 
@@ -75,23 +76,6 @@ int64_t count_rows(const std::string& db_path, const std::string& sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return n;
-}
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
-  return out;
-}
-
-std::string secret_after(const std::string& text, const std::string& prefix) {
-  auto pos = text.find(prefix);
-  if (pos == std::string::npos) return {};
-  auto end = text.find('\n', pos);
-  return text.substr(pos + prefix.size(), end - pos - prefix.size());
 }
 
 }  // namespace
@@ -370,8 +354,8 @@ SCENARIO("sessions and bridge ingest over HTTP", "[server]") {
   REQUIRE(srv.start());
   const int port = srv.port();
   std::string cookie = login(port, "producer", srv.initial_password(2000));
-  std::string out = run(std::string(SABLA_BINARY) + " token create x-bridge --role moderator --data " + srv.data_dir());
-  std::string token = secret_after(out, "token: ");
+  std::string out = run_command(std::string(SABLA_BINARY) + " token create x-bridge --role moderator --data " + srv.data_dir());
+  std::string token = value_after(out, "token: ");
   REQUIRE(token.size() >= 40);
   Headers as_producer = {{"Cookie", cookie}, {"Origin", origin(port)}};
 

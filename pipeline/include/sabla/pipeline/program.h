@@ -87,6 +87,10 @@ enum class RestreamState { connecting, live, reconnecting, failed };
 const char* to_string(ProgramState s);
 const char* to_string(RestreamState s);
 
+// "sabla-<YYYYmmdd-HHMMSS>" (local time now): the recording name used when
+// ProgramConfig::recording_name is empty, and for files recorded off air.
+std::string off_air_recording_name();
+
 // "rtmp://a.rtmp.youtube.com/live2/KEY" -> "rtmp://a.rtmp.youtube.com/live2".
 // Anything that is not a URL gives "<invalid url>".
 std::string redact_url(const std::string& url);
