@@ -2,6 +2,17 @@
 // serviced by one thread (the net thread). It serves static pages, the HTTP
 // API and the three /ws subprotocols, and implements Outbound for the Room.
 //
+// The pieces, one file each (net/):
+//   net_server.cpp      the lws context, its loop, post()/stop(), the fan-out tick
+//   ws_connections.cpp  WebSocket upgrades and connections; Outbound (send,
+//                       publish, close, flush) and the write path from the rings
+//   fanout_ring.h       the fan-out ring and the coalesced batch
+//   http_server.cpp     HTTP requests: transactions, answers, static files,
+//                       origin and authentication checks
+//   http_api.cpp        the API routes: health, login/logout, sessions,
+//                       exports, archive
+//   metrics.cpp         /metrics
+//
 // Threads: everything here runs on the net thread except post() and stop(),
 // which any thread may call: they queue work and wake the loop with
 // lws_cancel_service(), the only lws call that is safe from another thread.
@@ -12,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -23,6 +35,7 @@
 #include "config/config.h"
 #include "moderation/rate_limiter.h"
 #include "moderation/room.h"
+#include "net/fanout_ring.h"
 #include "store/store.h"
 
 struct lws;
@@ -60,26 +73,39 @@ class NetServer final : public moderation::Outbound {
   int on_ws(lws* wsi, int role, int reason, void* user, void* in, size_t len);
 
  private:
-  struct Ring;
+  // net_server.cpp: the loop.
+  void drain_posted();
+  void schedule_tick();
+  void on_tick();
+  // Asks lws for a writable callback on every connection of a role.
+  void wake_all(int role);
+  std::string peer_ip(lws* wsi);
+
+  // ws_connections.cpp
+  int confirm_upgrade(lws* wsi);
+  const FanoutRing* ring_of(int role) const;
+  int write_ws(lws* wsi, Conn* c);
+  void retry_parked();
+
+  // http_server.cpp
   int handle_http_request(lws* wsi, HttpTxn* txn);
-  void dispatch_api(lws* wsi, HttpTxn* txn);
-  void archive_api(lws* wsi, HttpTxn* txn, const moderation::Actor& actor);
   void respond(HttpTxn* txn, int status, std::string content_type, std::string body,
                std::vector<std::pair<std::string, std::string>> headers = {});
   void respond_json(HttpTxn* txn, int status, const nlohmann::json& body,
                     std::vector<std::pair<std::string, std::string>> headers = {});
   int write_http(lws* wsi, HttpTxn* txn);
-  int confirm_upgrade(lws* wsi);
-  int write_ws(lws* wsi, Conn* c);
-  void deliver(Conn* c, moderation::Verdict v, std::string frame);
-  void retry_parked();
-  void drain_posted();
-  void on_tick();
-  std::string metrics_text();
+  HttpTxn* find_txn(uint64_t id);
+  void forget_txn(lws* wsi);
   std::optional<moderation::Actor> authenticate(lws* wsi, bool* via_cookie);
   bool origin_allowed(lws* wsi, bool required);
+
+  // http_api.cpp
+  void dispatch_api(lws* wsi, HttpTxn* txn);
+  void archive_api(lws* wsi, HttpTxn* txn, const moderation::Actor& actor);
   void login(lws* wsi, HttpTxn* txn);
-  std::string peer_ip(lws* wsi);
+
+  // metrics.cpp
+  std::string metrics_text();
 
   const Config& config_;
   store::Store& store_;
@@ -96,11 +122,27 @@ class NetServer final : public moderation::Outbound {
   std::atomic<bool> stopping_{false};
 
   // Net thread only from here on.
+  struct Timer;
+  std::unique_ptr<Timer> tick_timer_;
+
+  // WebSocket connections.
   uint64_t next_conn_id_ = 1;
   std::unordered_map<moderation::ConnId, Conn*> conns_;
   std::unordered_set<moderation::ConnId> studio_conns_;  // few: studio broadcasts need not walk every viewer
   std::unordered_map<std::string, int> ws_per_ip_;
   std::unordered_map<lws*, moderation::Actor> upgrade_actor_;  // studio handshakes in progress
+  std::deque<moderation::ConnId> parked_;  // connections paused until the store has room
+
+  // Fan-out (Outbound::publish): one ring per audience that has many clients.
+  std::unique_ptr<FanoutRing> viewer_ring_;
+  std::unique_ptr<FanoutRing> overlay_ring_;
+  bool viewer_ring_dirty_ = false;
+  // write_ws: the frame being written (after LWS_PRE), and the last batch
+  // built, shared by viewers at the same place.
+  std::vector<unsigned char> write_buf_;
+  CoalescedBatch batch_;
+
+  // HTTP.
   uint64_t next_txn_id_ = 1;
   // The request in progress on each HTTP connection, owned here rather than
   // in lws's per-session memory: answers that arrive after a store commit or
@@ -108,12 +150,6 @@ class NetServer final : public moderation::Outbound {
   // upgraded, or moved on to its next request) simply is not found.
   std::unordered_map<lws*, std::unique_ptr<HttpTxn>> txn_of_wsi_;
   std::unordered_map<uint64_t, HttpTxn*> txn_by_id_;
-  HttpTxn* find_txn(uint64_t id);
-  void forget_txn(lws* wsi);
-  std::unique_ptr<Ring> viewer_ring_;
-  std::unique_ptr<Ring> overlay_ring_;
-  bool viewer_ring_dirty_ = false;
-  std::deque<moderation::ConnId> parked_;  // connections paused until the store has room
   std::unordered_map<std::string, moderation::TokenBucket> login_buckets_;
   struct CachedAuth {
     moderation::Actor actor;
@@ -122,16 +158,6 @@ class NetServer final : public moderation::Outbound {
   std::unordered_map<std::string, CachedAuth> auth_cache_;  // token/cookie hash -> actor
   std::unique_ptr<Worker> auth_worker_;
   std::unique_ptr<Worker> reader_worker_;  // archive queries: slow reads off the net thread
-  struct Timer;
-  std::unique_ptr<Timer> tick_timer_;
-
-  // write_ws: the frame being written (after LWS_PRE), and the last batch
-  // built, named by its ring and sequence range, shared by viewers at the same place.
-  std::vector<unsigned char> write_buf_;
-  std::string batch_;
-  const Ring* batch_ring_ = nullptr;
-  uint64_t batch_from_ = 0;
-  uint64_t batch_to_ = 0;
 
   uint64_t frames_in_ = 0;
   uint64_t frames_out_ = 0;

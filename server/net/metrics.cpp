@@ -1,0 +1,103 @@
+// /metrics: Prometheus text from the Room, the store, the net front and the pipeline.
+#include <functional>
+#include <sstream>
+
+#include "net/net_internal.h"
+
+namespace sabla::net {
+
+using nlohmann::json;
+
+// The pipeline's gauges, when the server runs one (read from its thread-safe stats).
+namespace {
+void append_video_metrics(const json& v, std::ostringstream& o,
+                          const std::function<void(const char*, const char*, const char*)>& metric) {
+  if (!v.is_object()) return;
+  auto number = [&](const char* key) {
+    auto it = v.find(key);
+    return it != v.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  } video[] = {
+      {"sabla_video_playing", "gauge", "1 while the program pipeline plays.", v.value("state", "") == "playing" ? 1.0 : 0.0},
+      {"sabla_video_source_live", "gauge", "1 while the input is on air, 0 while the slate is.",
+       v.value("source_live", false) ? 1.0 : 0.0},
+      {"sabla_video_source_losses_total", "counter", "Input losses (switches to the slate).", number("source_losses")},
+      {"sabla_video_fps", "gauge", "Program frames per second over the last second.", number("fps")},
+      {"sabla_video_frames_total", "counter", "Program frames since the pipeline started.", number("frames")},
+      {"sabla_video_dropped_frames_total", "counter", "Frames dropped before the encoder.", number("dropped")},
+      {"sabla_video_bitrate_kbps", "gauge", "Encoder output over the last second.", number("kbps")},
+      {"sabla_video_hls_latency_seconds", "gauge", "Estimated HLS latency for a player 3 segments behind.",
+       number("hls_latency_ms") / 1000.0},
+      {"sabla_video_restarts_total", "counter", "Pipeline rebuilds after errors.", number("restarts")},
+  };
+  for (const auto& one : video) {
+    metric(one.name, one.type, one.help);
+    o << one.name << ' ' << one.value << '\n';
+  }
+  auto restreams = v.find("restreams");
+  if (restreams == v.end() || !restreams->is_array() || restreams->empty()) return;
+  metric("sabla_video_restream_live", "gauge", "1 while a restream destination receives the program (by redacted URL).");
+  for (const auto& r : *restreams) {
+    std::string url = r.value("url", "");
+    std::string escaped;
+    for (char c : url) {
+      if (c == '\\' || c == '"') escaped += '\\';
+      if (c != '\n') escaped += c;
+    }
+    o << "sabla_video_restream_live{url=\"" << escaped << "\"} " << (r.value("state", "") == "live" ? 1 : 0) << '\n';
+  }
+}
+}  // namespace
+
+std::string NetServer::metrics_text() {
+  const auto m = room_->metrics();
+  const auto s = store_.metrics();
+  std::ostringstream o;
+  o.precision(15);  // counters stay exact well past a million
+  auto metric = [&](const char* name, const char* type, const char* help) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  };
+  metric("sabla_connections", "gauge", "Open WebSocket connections by role.");
+  o << "sabla_connections{role=\"viewer\"} " << m.viewers_connected << '\n'
+    << "sabla_connections{role=\"studio\"} " << m.studios_connected << '\n'
+    << "sabla_connections{role=\"overlay\"} " << m.overlays_connected << '\n';
+  struct Single {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  };
+  const Single singles[] = {
+      {"sabla_comments_received_total", "counter", "Comments received (viewers and bridges).",
+       double(m.comments_received)},
+      {"sabla_comments_acked_total", "counter", "Comments acknowledged after commit.", double(m.comments_acked)},
+      {"sabla_comments_refused_total", "counter", "Comments refused before storing (empty, too long, limits, bans).",
+       double(m.comments_rejected_input)},
+      {"sabla_comments_approved_total", "counter", "Comments approved (by a moderator or automatically).",
+       double(m.comments_approved)},
+      {"sabla_comments_rejected_total", "counter", "Comments rejected.", double(m.comments_rejected)},
+      {"sabla_votes_total", "counter", "Votes counted.", double(m.votes)},
+      {"sabla_pending_comments", "gauge", "Comments waiting for moderation.", double(m.pending)},
+      {"sabla_store_queue_length", "gauge", "Operations waiting for the store writer.", double(s.queue_length)},
+      {"sabla_store_transactions_total", "counter", "Committed store transactions.", double(s.transactions)},
+      {"sabla_store_operations_total", "counter", "Committed store operations.", double(s.operations)},
+      {"sabla_store_commit_seconds", "gauge", "Duration of the latest COMMIT.", s.last_commit_ms / 1000.0},
+      {"sabla_store_commit_seconds_max", "gauge", "Longest COMMIT since start.", s.max_commit_ms / 1000.0},
+      {"sabla_ws_frames_in_total", "counter", "WebSocket messages received.", double(frames_in_)},
+      {"sabla_ws_culled_total", "counter", "Clients closed for lagging behind.", double(culled_)},
+      {"sabla_http_requests_total", "counter", "HTTP requests.", double(http_requests_)},
+  };
+  for (const auto& one : singles) {
+    metric(one.name, one.type, one.help);
+    o << one.name << ' ' << one.value << '\n';
+  }
+  append_video_metrics(room_->video_status(), o, metric);
+  return o.str();
+}
+
+}  // namespace sabla::net
