@@ -231,7 +231,7 @@ Result<json> search_impl(const std::string& db_path, int64_t session_id, const s
   return out;
 }
 
-Result<json> timeline_impl(const std::string& db_path, int64_t session_id) {
+Result<json> timeline_impl(const std::string& db_path, int64_t session_id, int64_t now_ms) {
   auto reader = open_reader(db_path, kQueryBudgetMs);
   if (!reader) return reader.status();
   auto session = find_session(**reader, session_id);
@@ -291,10 +291,20 @@ Result<json> timeline_impl(const std::string& db_path, int64_t session_id) {
     }
   }
   if (Status st = on_air->status(); !st) return st;
+  // A period never taken off: in a live session the comment is still on
+  // screen, so it runs to now (never before its start or the last event:
+  // stream offsets may run ahead of the wall clock); in an ended one it ran
+  // to the end. Only a session without either falls back to the last
+  // event, else start + 8 s.
   const std::optional<int64_t> session_end = duration_of(s);
+  const bool live = s.status == "live" && !s.ended_at_ms;
+  const int64_t now_offset = now_ms - origin;
   json on_air_json = json::array();
   for (Period& p : periods) {
-    if (!p.to) {
+    const bool still_on_air = !p.to && live;
+    if (still_on_air) {
+      p.to = std::max({p.from, now_offset, last_offset.value_or(p.from)});
+    } else if (!p.to) {
       if (session_end && *session_end > p.from) {
         p.to = session_end;
       } else if (last_offset && *last_offset > p.from) {
@@ -306,6 +316,7 @@ Result<json> timeline_impl(const std::string& db_path, int64_t session_id) {
     on_air_json.push_back({{"comment_id", p.comment_id},
                            {"from_ms", p.from},
                            {"to_ms", *p.to},
+                           {"on_air_now", still_on_air},
                            {"author", utf8(p.author)},
                            {"text", utf8(p.text)},
                            {"dir", p.dir == "rtl" ? "rtl" : "ltr"}});
@@ -354,8 +365,8 @@ Result<json> search_comments(const std::string& db_path, int64_t session_id, con
   return guarded([&] { return search_impl(db_path, session_id, query, status, source, author, limit, offset); });
 }
 
-Result<json> timeline(const std::string& db_path, int64_t session_id) {
-  return guarded([&] { return timeline_impl(db_path, session_id); });
+Result<json> timeline(const std::string& db_path, int64_t session_id, int64_t now_ms) {
+  return guarded([&] { return timeline_impl(db_path, session_id, now_ms); });
 }
 
 Result<json> top_comments(const std::string& db_path, int64_t session_id, int64_t limit) {

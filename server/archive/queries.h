@@ -48,14 +48,16 @@
 //                "hidden","pending"}]     (only minutes with comments,
 //                ascending; minute = floor(offset / 60 s), offset = stored
 //                stream offset, else received - live_at, else - created_at)
-//    "on_air":[{"comment_id","from_ms","to_ms","author","text","dir"}]
+//    "on_air":[{"comment_id","from_ms","to_ms","on_air_now","author","text","dir"}]
 //                (by from_ms: 'aired' to that comment's 'replaced' or
-//                'cleared'; never taken off: to the session end, else the
-//                last on-air event, else 8 s)
+//                'cleared'; never taken off: in a live session to `now_ms`
+//                with "on_air_now":true (it is still on screen), in an
+//                ended one to its end, else the last on-air event, else 8 s)
 //    "truncated":bool}               (a cap on minutes or periods was hit)
 //
-// top_comments: {"comments":[COMMENT...]} by votes desc, then id; limit
-//   clamped to 1..100.
+// top_comments: {"comments":[COMMENT...]} approved comments only (not
+//   rejected, hidden or pending), by votes desc, then id; limit clamped to
+//   1..100.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -77,7 +79,7 @@ Result<nlohmann::json> search_comments(const std::string& db_path, int64_t sessi
                                        const std::string& status, const std::string& source,
                                        const std::string& author, int64_t limit, int64_t offset);
 
-Result<nlohmann::json> timeline(const std::string& db_path, int64_t session_id);
+Result<nlohmann::json> timeline(const std::string& db_path, int64_t session_id, int64_t now_ms);
 
 Result<nlohmann::json> top_comments(const std::string& db_path, int64_t session_id, int64_t limit);
 

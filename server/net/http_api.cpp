@@ -117,7 +117,10 @@ void NetServer::archive_api(lws* wsi, HttpTxn* txn, const Actor& actor) {
   std::string what = slash == std::string::npos ? "" : rest.substr(slash + 1);
   if (!id) return respond_json(txn, 404, error_body("not_found", "no such session"));
   const int64_t session = *id;
-  if (what == "timeline") return reply([db, session] { return archive::timeline(db, session); });
+  if (what == "timeline") {
+    const int64_t now = clock_.now_ms();  // an open on-air period runs to now
+    return reply([db, session, now] { return archive::timeline(db, session, now); });
+  }
   if (what == "top") {
     int64_t limit = number("limit=", 10);
     if (limit < 1) return respond_json(txn, 400, error_body("invalid", "limit must be a positive integer"));

@@ -598,8 +598,11 @@ Result<std::vector<MinuteCounts>> ArchiveReader::comments_per_minute(const Sessi
 
 Result<std::vector<ArchiveListComment>> ArchiveReader::top_comments(int64_t session_id, size_t limit) {
   try {
-    // A top-N sort: SQLite keeps only `limit` rows while it scans.
-    Prepared st(db_, ARCHIVE_LIST_SELECT "WHERE c.session_id = ?1 ORDER BY c.votes DESC, c.id LIMIT ?2");
+    // Only what viewers could see and vote on as a question: approved, not
+    // rejected, hidden or still pending. A top-N sort: SQLite keeps only
+    // `limit` rows while it scans.
+    Prepared st(db_, ARCHIVE_LIST_SELECT
+                "WHERE c.session_id = ?1 AND c.status = 'approved' ORDER BY c.votes DESC, c.id LIMIT ?2");
     if (!st.status()) return st.status();
     Status s = st.bind(1, session_id);
     if (s) s = st.bind(2, static_cast<int64_t>(limit));

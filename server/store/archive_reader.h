@@ -194,7 +194,8 @@ class ArchiveReader {
   // minutes (the earliest ones).
   Result<std::vector<MinuteCounts>> comments_per_minute(const SessionRow& session, size_t max_buckets = 20000);
 
-  // The session's comments with the most votes (ties: earlier id first).
+  // The session's approved comments with the most votes (ties: earlier id
+  // first); rejected, hidden and pending ones are never listed.
   Result<std::vector<ArchiveListComment>> top_comments(int64_t session_id, size_t limit);
 
   // Makes every query on this reader fail with code "timeout" once

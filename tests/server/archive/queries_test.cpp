@@ -446,7 +446,7 @@ SCENARIO("search scans a large session in pages and stops at the limit", "[archi
 
 SCENARIO("the timeline counts comments per minute and lists on-air periods", "[archive]") {
   Fixture fx;
-  const json t = value(archive::timeline(fx.dir.db(), fx.session));
+  const json t = value(archive::timeline(fx.dir.db(), fx.session, kLiveAt + kDay));
   CHECK(t["bucket_ms"] == 60'000);
   CHECK(t["session"]["id"] == fx.session);
   CHECK(t["session"]["duration_ms"] == 600'000);
@@ -490,14 +490,79 @@ SCENARIO("the timeline counts comments per minute and lists on-air periods", "[a
   CHECK(p[2]["comment_id"] == fx.ids[0]);
   CHECK(p[2]["from_ms"] == 100'000);
   CHECK(p[2]["to_ms"] == 600'000);  // never cleared: the session end
+  for (const json& period : p) CHECK(period["on_air_now"] == false);  // the session has ended
 
-  CHECK(archive::timeline(fx.dir.db(), 999).status().code() == "not_found");
+  CHECK(archive::timeline(fx.dir.db(), 999, kLiveAt).status().code() == "not_found");
+}
+
+SCENARIO("in a live session a comment still on screen runs to now and is shown as on air", "[archive]") {
+  TempDir dir;
+  int64_t session = 0, first = 0, second = 0;
+  {
+    auto store = open_store(dir.db());
+    session = add_session(*store, "live", kLiveAt, std::nullopt);
+    first = add_comment(*store, session, "مريم", "سؤال أول", 5'000);
+    second = add_comment(*store, session, "أحمد", "سؤال ما زال على الشاشة", 20'000);
+    decide(*store, first, CommentStatus::approved, "approve");
+    decide(*store, second, CommentStatus::approved, "approve");
+    // first from 10 s to 60 s; second from 60 s and never taken off.
+    record(*store, {on_air(session, "aired", first, 10'000)});
+    record(*store, {on_air(session, "replaced", first, 60'000), on_air(session, "aired", second, 60'000)});
+  }
+  WHEN("the report is asked for 20 minutes after going live") {
+    const json t = value(archive::timeline(dir.db(), session, kLiveAt + 20 * 60'000));
+    const json& p = t["on_air"];
+    REQUIRE(p.size() == 2);
+    THEN("the closed period keeps its end and the open one runs to now, marked on air") {
+      CHECK(p[0]["comment_id"] == first);
+      CHECK(p[0]["to_ms"] == 60'000);
+      CHECK(p[0]["on_air_now"] == false);
+      CHECK(p[1]["comment_id"] == second);
+      CHECK(p[1]["from_ms"] == 60'000);
+      CHECK(p[1]["to_ms"] == 20 * 60'000);  // not the last event (60 s), not start + 8 s
+      CHECK(p[1]["on_air_now"] == true);
+    }
+  }
+  WHEN("the wall clock is behind the last on-air event (stream offsets run ahead)") {
+    const json t = value(archive::timeline(dir.db(), session, kLiveAt + 30'000));
+    THEN("the open period never ends before it began") {
+      CHECK(t["on_air"][1]["to_ms"] == 60'000);
+      CHECK(t["on_air"][1]["on_air_now"] == true);
+    }
+  }
+  WHEN("the session then ends") {
+    {
+      auto store = open_store(dir.db());
+      SessionRow ended;
+      ended.id = session;
+      ended.title_ar = "جلسة الميزانية";
+      ended.title_en = "Budget hearing";
+      ended.status = "ended";
+      ended.created_at_ms = kLiveAt - 60'000;
+      ended.live_at_ms = kLiveAt;
+      ended.ended_at_ms = kLiveAt + 5 * 60'000;
+      REQUIRE(await<Status>(*store, [&](auto cb) { return store->update_session(ended, cb); }).is_ok());
+    }
+    const json t = value(archive::timeline(dir.db(), session, kLiveAt + 20 * 60'000));
+    THEN("the open period closes at the session end and is no longer on air") {
+      CHECK(t["on_air"][1]["to_ms"] == 5 * 60'000);
+      CHECK(t["on_air"][1]["on_air_now"] == false);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- top
 
-SCENARIO("top comments are ordered by votes with status and aired", "[archive]") {
+SCENARIO("top questions are approved comments only, ordered by votes", "[archive]") {
   Fixture fx;
+  {
+    // The most upvoted comments of the session are ones that must not be
+    // listed: rejected (3), hidden (5) and still pending (6).
+    auto store = open_store(fx.dir.db());
+    for (int64_t v = 10; v < 16; ++v) vote(*store, fx.ids[3], v);
+    for (int64_t v = 10; v < 15; ++v) vote(*store, fx.ids[5], v);
+    for (int64_t v = 10; v < 14; ++v) vote(*store, fx.ids[6], v);
+  }
   const json t = value(archive::top_comments(fx.dir.db(), fx.session, 3));
   REQUIRE(t["comments"].size() == 3);
   CHECK(ids_of(t["comments"]) == std::vector<int64_t>{fx.ids[1], fx.ids[4], fx.ids[0]});
@@ -505,12 +570,10 @@ SCENARIO("top comments are ordered by votes with status and aired", "[archive]")
   CHECK(t["comments"][0]["status"] == "approved");
   CHECK(t["comments"][0]["aired"] == true);
   CHECK(t["comments"][1]["aired"] == false);
-  // Ties by id: comments 0 and 3 both have one vote.
+  // Every approved comment and nothing else; ties by id (2 has no votes).
   const json all = value(archive::top_comments(fx.dir.db(), fx.session, 1000));
-  REQUIRE(all["comments"].size() == 7);
-  CHECK(all["comments"][2]["id"] == fx.ids[0]);
-  CHECK(all["comments"][3]["id"] == fx.ids[3]);
-  CHECK(all["comments"][3]["status"] == "rejected");
+  CHECK(ids_of(all["comments"]) == std::vector<int64_t>{fx.ids[1], fx.ids[4], fx.ids[0], fx.ids[2]});
+  for (const json& c : all["comments"]) CHECK(c["status"] == "approved");
   CHECK(value(archive::top_comments(fx.dir.db(), fx.session, 0))["comments"].size() == 1);
 }
 
@@ -521,7 +584,7 @@ SCENARIO("invalid UTF-8 in stored text comes out as valid JSON", "[archive]") {
   const json t = value(archive::top_comments(fx.dir.db(), fx.session, 1));
   CHECK(t["comments"][0]["text"] == "A\xEF\xBF\xBD" "B");
   value(archive::search_comments(fx.dir.db(), fx.session, "", "", "", "", 50, 0));
-  value(archive::timeline(fx.dir.db(), fx.session));
+  value(archive::timeline(fx.dir.db(), fx.session, kLiveAt));
 }
 
 // ---------------------------------------------------------------- retention
