@@ -95,6 +95,34 @@ std::vector<OnAirEvent> OnAir::set_theme(const Theme& theme, int64_t now_ms) {
   return {OnAirEvent{"theme", std::nullopt, now_ms, to_json(theme)}};
 }
 
+std::vector<OnAirEvent> OnAir::air_poll(AiredPoll poll, int64_t now_ms) {
+  std::vector<OnAirEvent> events;
+  if (state_.poll && state_.poll->id == poll.id) {
+    update_poll(poll);
+    return events;
+  }
+  if (state_.poll) events.push_back(OnAirEvent{"poll_cleared", std::nullopt, now_ms, {{"poll", state_.poll->id}}});
+  events.push_back(OnAirEvent{"poll_aired", std::nullopt, now_ms, {{"poll", poll.id}}});
+  state_.poll = std::move(poll);
+  changed();
+  return events;
+}
+
+std::vector<OnAirEvent> OnAir::clear_poll(int64_t now_ms) {
+  if (!state_.poll) return {};
+  const int64_t id = state_.poll->id;
+  state_.poll.reset();
+  changed();
+  return {OnAirEvent{"poll_cleared", std::nullopt, now_ms, {{"poll", id}}}};
+}
+
+bool OnAir::update_poll(const AiredPoll& poll) {
+  if (!state_.poll || state_.poll->id != poll.id || *state_.poll == poll) return false;
+  state_.poll = poll;
+  changed();
+  return true;
+}
+
 std::vector<OnAirEvent> OnAir::remove_comment(int64_t comment_id, int64_t now_ms) {
   std::vector<OnAirEvent> events;
   size_t before = rotation_.size();
@@ -147,7 +175,9 @@ std::vector<OnAirEvent> OnAir::tick(int64_t now_ms) {
 json OnAir::save() const {
   json rotation = json::array();
   for (const auto& r : rotation_) {
-    json c = to_json(State{{r.comment}, std::nullopt, std::nullopt, Theme{}})["comments"][0];
+    State one;
+    one.comments.push_back(r.comment);
+    json c = to_json(one)["comments"][0];
     rotation.push_back(json{{"comment", c}, {"hold_ms", r.hold_ms}});
   }
   return json{{"state", to_json(state_)},

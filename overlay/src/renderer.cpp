@@ -82,11 +82,34 @@
 //       the end with "…".
 //     Box height = 2*PAD + 42 + 6 + lines*60 (1 line: 156, 3 lines: 276).
 //
+//   Poll (state.poll set): one box PW = min(760, W-2*MX) wide, PAD, RADIUS,
+//     theme.background. Language: Arabic (rtl, right-aligned) when
+//     question_ar is set, else English (ltr); an option's label in that
+//     language, else the other one. Newlines become spaces.
+//     Question: text_color, bold 0.8*F (32), line height 1.3x (41.6),
+//       wrapped, at most 2 lines, ellipsized.
+//     12 below, one row per option, 12 apart: the label line 1.3*0.7*F
+//       (36.4) tall, regular 0.7*F (28), text_color, ellipsized; with
+//       results the percentage round(100*votes/total) + "%", bold 0.7*F,
+//       accent, on the end side, the label ellipsized to IW - its width
+//       - 12; then 6 below a bar 14 high, IW wide, radius 7: the track in
+//       text_color at 0.25 of its alpha, the share votes/total of it filled
+//       with accent from the start side.
+//     With results, 12 below the last row a footer line (poll_footer():
+//       "عدد الأصوات: N" / "Votes: N", "النتيجة النهائية · " / "Final result
+//       · " first when closed), regular 0.6*F (24), line height 31.2, accent.
+//     Height = 2*PAD + q*41.6 + 12 + n*36.4 + (n-1)*12
+//              [+ n*(6+14) + 12 + 31.2 with results].
+//     Place: bottom: top at TL, on the right (rtl) or left; the comment
+//       stack's top limit becomes its bottom + GAP. top: bottom at BL, right
+//       or left; the stack's bottom limit becomes its top - GAP. side: on
+//       the left (x = MX), bottom at BL; the comment column is unchanged.
+//
 // Fonts: theme.font_family as a family list, minus any family whose name
 // contains "emoji" (see pango_families), then fontconfig fallback (which
 // still finds Noto Color Emoji for emoji). Sizes are pixel sizes; grey
 // antialiasing, no hinting, unrounded glyph positions.
-// Paint order: ticker, lower third, logo, comment boxes.
+// Paint order: ticker, lower third, logo, poll, comment boxes.
 #include "sabla/overlay/renderer.h"
 
 #include <cairo.h>
@@ -154,6 +177,17 @@ constexpr double kLtTitleFactor = 0.8;
 constexpr double kLtSessionFactor = 0.6;
 constexpr double kLtLineFactor = 1.3;
 constexpr double kLtGroupGap = 8;
+constexpr double kPollWidth = 760;
+constexpr double kPollQuestionFactor = 0.8;
+constexpr int kPollQuestionLines = 2;
+constexpr double kPollLabelFactor = 0.7;
+constexpr double kPollFooterFactor = 0.6;
+constexpr double kPollLineFactor = 1.3;
+constexpr double kPollBlockGap = 12;  // after the question, between rows, before the footer
+constexpr double kPollPercentGap = 12;
+constexpr double kPollBarGap = 6;
+constexpr double kPollBarHeight = 14;
+constexpr double kPollTrackAlpha = 0.25;
 
 struct Rgba {
   double r = 1, g = 1, b = 1, a = 1;
@@ -469,8 +503,121 @@ struct Renderer::Impl {
     return logo->surface.get();
   }
 
+  // Colours and sizes of one render, already scaled and validated.
+  struct Paint {
+    std::string family;
+    double F = 40, mx = 96, full_w = 1728;
+    Rgba text, background, accent;
+  };
+  // Draws the poll box (see the geometry above) between `top_limit` and
+  // `bottom_limit` as the theme's position says; returns its height.
+  double draw_poll(cairo_t* cr, const AiredPoll& poll, const std::string& position, const Paint& paint,
+                   double top_limit, double bottom_limit);
+
   Frame render(const State& state);
 };
+
+double Renderer::Impl::draw_poll(cairo_t* cr, const AiredPoll& poll, const std::string& position, const Paint& paint,
+                                 double top_limit, double bottom_limit) {
+  const double W = width, F = paint.F;
+  const double pad = kPad * s, radius = kRadius * s, block_gap = kPollBlockGap * s;
+  const bool rtl = poll.rtl();
+  const double box_w = std::min(kPollWidth * s, paint.full_w);
+  const double inner_w = std::max(1.0, box_w - 2 * pad);
+
+  TextStyle qs;
+  qs.px = kPollQuestionFactor * F;
+  qs.line_height = kPollLineFactor * qs.px;
+  qs.bold = true;
+  qs.rtl = rtl;
+  qs.width = inner_w;
+  qs.max_lines = kPollQuestionLines;
+  Text question =
+      layout(paint.family, clean_text(rtl ? poll.question_ar : poll.question_en, Breaks::kSpaces, false), qs);
+
+  struct Row {
+    Text label;
+    std::optional<Text> percent;
+    double label_w = 0;
+    double share = 0;  // votes / total
+  };
+  std::vector<Row> rows;
+  const double label_px = kPollLabelFactor * F;
+  const double label_lh = kPollLineFactor * label_px;
+  for (const PollOption& option : poll.options) {
+    Row row;
+    row.label_w = inner_w;
+    if (poll.results) {
+      TextStyle ps;
+      ps.px = label_px;
+      ps.line_height = label_lh;
+      ps.bold = true;
+      ps.rtl = rtl;
+      row.percent = layout(paint.family, std::to_string(poll_percent(option.votes, poll.total)) + "%", ps);
+      row.label_w = std::max(1.0, inner_w - row.percent->ext.width - kPollPercentGap * s);
+      row.share = poll.total > 0 ? std::clamp(double(option.votes) / double(poll.total), 0.0, 1.0) : 0.0;
+    }
+    TextStyle ls;
+    ls.px = label_px;
+    ls.line_height = label_lh;
+    ls.rtl = rtl;
+    ls.width = row.label_w;
+    row.label = layout(paint.family, clean_text(poll_label(poll, option), Breaks::kSpaces, false), ls);
+    rows.push_back(std::move(row));
+  }
+  std::optional<Text> footer;
+  if (poll.results) {
+    TextStyle fs;
+    fs.px = kPollFooterFactor * F;
+    fs.line_height = kPollLineFactor * fs.px;
+    fs.rtl = rtl;
+    fs.width = inner_w;
+    footer = layout(paint.family, poll_footer(poll), fs);
+  }
+
+  const double bar_h = kPollBarHeight * s, bar_gap = kPollBarGap * s;
+  const double row_h = label_lh + (poll.results ? bar_gap + bar_h : 0);
+  double box_h = 2 * pad + question.lines * question.line_height + block_gap + rows.size() * row_h +
+                 (rows.empty() ? 0 : (rows.size() - 1) * block_gap);
+  if (footer) box_h += block_gap + footer->line_height;
+
+  const bool side = position == "side";
+  const double box_x = side || !rtl ? paint.mx : W - paint.mx - box_w;
+  // Any position but top and side is bottom (as for the comment stack).
+  const double box_y = !side && position != "top" ? top_limit : bottom_limit - box_h;
+  set_source(cr, paint.background);
+  rounded_rect(cr, box_x, box_y, box_w, box_h, radius);
+  cairo_fill(cr);
+
+  const double inner_x = box_x + pad;
+  double y = box_y + pad;
+  draw(cr, question, inner_x, y, paint.text);
+  y += question.lines * question.line_height + block_gap;
+  Rgba track = paint.text;
+  track.a *= kPollTrackAlpha;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& row = rows[i];
+    // The label layout is label_w wide and start-aligned in it.
+    draw(cr, row.label, rtl ? inner_x + inner_w - row.label_w : inner_x, y, paint.text);
+    if (row.percent) {
+      const Extents& e = row.percent->ext;
+      draw(cr, *row.percent, (rtl ? inner_x : inner_x + inner_w - e.width) - e.x, y, paint.accent);
+      const double bar_y = y + label_lh + bar_gap;
+      set_source(cr, track);
+      rounded_rect(cr, inner_x, bar_y, inner_w, bar_h, bar_h / 2);
+      cairo_fill(cr);
+      const double fill_w = inner_w * row.share;
+      if (fill_w > 0) {
+        set_source(cr, paint.accent);
+        rounded_rect(cr, rtl ? inner_x + inner_w - fill_w : inner_x, bar_y, fill_w, bar_h, bar_h / 2);
+        cairo_fill(cr);
+      }
+    }
+    y += row_h + (i + 1 < rows.size() ? block_gap : 0);
+  }
+  if (footer) draw(cr, *footer, inner_x, y + block_gap, paint.accent);
+  return box_h;
+}
 
 Frame Renderer::Impl::render(const State& state) {
   const double W = width, H = height;
@@ -585,16 +732,25 @@ Frame Renderer::Impl::render(const State& state) {
     cairo_restore(cr);
   }
 
+  const bool side = theme.position == "side";
+  const bool top = theme.position == "top";
+  // Room for the logo follows theme.logo_path alone (not the file), so the
+  // browser page, which cannot read the file, computes the same limit.
+  double top_limit = (!theme.logo_path.empty() && !side) ? my + kLogoMaxHeight * s + gap : my;
+
+  // ---- Poll ----
+  if (state.poll) {
+    const Paint paint{family, F, mx, full_w, text_color, background, accent};
+    const double poll_h = draw_poll(cr, *state.poll, theme.position, paint, top_limit, stack_bottom);
+    if (!side && !top) top_limit += poll_h + gap;
+    if (top) stack_bottom -= poll_h + gap;
+  }
+
   // ---- Comments ----
   if (!state.comments.empty()) {
-    const bool side = theme.position == "side";
-    const bool top = theme.position == "top";
     const double box_w = side ? std::min(kSideWidth * s, full_w) : full_w;
     const double box_x = side ? W - mx - box_w : mx;
     const double inner_w = std::max(1.0, box_w - 2 * pad);
-    // Room for the logo follows theme.logo_path alone (not the file), so the
-    // browser page, which cannot read the file, computes the same limit.
-    const double top_limit = (!theme.logo_path.empty() && !side) ? my + kLogoMaxHeight * s + gap : my;
     const double author_px = kAuthorFactor * F;
     const double author_lh = kAuthorLineFactor * author_px;
     const double text_lh = kTextLineFactor * F;

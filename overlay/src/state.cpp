@@ -1,6 +1,7 @@
 #include "sabla/overlay/state.h"
 
 #include <cctype>
+#include <cmath>
 
 namespace sabla::overlay {
 
@@ -40,6 +41,59 @@ bool get_int(const json& j, const char* key, int lo, int hi, int* out, std::stri
   return true;
 }
 
+bool get_count(const json& j, const char* key, int64_t* out, std::string* error) {
+  auto it = j.find(key);
+  if (it == j.end()) return true;
+  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+    *error = std::string(key) + " must be a non-negative integer";
+    return false;
+  }
+  *out = it->get<int64_t>();
+  return true;
+}
+
+// Poll text fields: a question of up to 300 characters, labels of up to 80
+// (the server's limits, in bytes with room for Arabic's two bytes per letter).
+constexpr size_t kMaxPollQuestion = 1200;
+constexpr size_t kMaxPollLabel = 400;
+
+bool poll_from_json(const json& j, AiredPoll* out, std::string* error) {
+  if (!j.is_object() || !j.contains("id") || !j["id"].is_number_integer()) {
+    *error = "poll needs an integer id";
+    return false;
+  }
+  AiredPoll p;
+  p.id = j["id"].get<int64_t>();
+  if (!get_string(j, "status", &p.status, error, 10) ||
+      !get_string(j, "question_ar", &p.question_ar, error, kMaxPollQuestion) ||
+      !get_string(j, "question_en", &p.question_en, error, kMaxPollQuestion))
+    return false;
+  if (p.status != "open" && p.status != "closed") {
+    *error = "poll status must be open or closed";
+    return false;
+  }
+  auto opts = j.find("options");
+  if (opts == j.end() || !opts->is_array() || opts->size() < 2 || opts->size() > 6) {
+    *error = "poll options must be a list of 2 to 6";
+    return false;
+  }
+  p.results = j.contains("total");
+  if (!get_count(j, "total", &p.total, error)) return false;
+  for (const auto& o : *opts) {
+    if (!o.is_object()) {
+      *error = "each poll option must be an object";
+      return false;
+    }
+    PollOption option;
+    if (!get_string(o, "ar", &option.ar, error, kMaxPollLabel) || !get_string(o, "en", &option.en, error, kMaxPollLabel))
+      return false;
+    if (p.results && !get_count(o, "votes", &option.votes, error)) return false;
+    p.options.push_back(std::move(option));
+  }
+  *out = std::move(p);
+  return true;
+}
+
 }  // namespace
 
 bool LowerThird::empty() const {
@@ -56,6 +110,31 @@ bool operator==(const LowerThird& a, const LowerThird& b) {
          a.session_ar == b.session_ar && a.session_en == b.session_en;
 }
 bool operator==(const Theme& a, const Theme& b) { return to_json(a) == to_json(b); }
+bool operator==(const PollOption& a, const PollOption& b) {
+  return a.ar == b.ar && a.en == b.en && a.votes == b.votes;
+}
+bool operator==(const AiredPoll& a, const AiredPoll& b) {
+  return a.id == b.id && a.status == b.status && a.question_ar == b.question_ar && a.question_en == b.question_en &&
+         a.options == b.options && a.results == b.results && a.total == b.total;
+}
+
+int poll_percent(int64_t votes, int64_t total) {
+  if (total <= 0 || votes <= 0) return 0;
+  // The page computes Math.round(100 * votes / total) on the same doubles.
+  return static_cast<int>(std::floor(100.0 * static_cast<double>(votes) / static_cast<double>(total) + 0.5));
+}
+
+std::string poll_footer(const AiredPoll& poll) {
+  const bool closed = poll.status == "closed";
+  const std::string n = std::to_string(poll.total);
+  if (poll.rtl()) return std::string(closed ? "النتيجة النهائية · " : "") + "عدد الأصوات: " + n;
+  return std::string(closed ? "Final result · " : "") + "Votes: " + n;
+}
+
+const std::string& poll_label(const AiredPoll& poll, const PollOption& option) {
+  const std::string& first = poll.rtl() ? option.ar : option.en;
+  return first.empty() ? (poll.rtl() ? option.en : option.ar) : first;
+}
 
 std::optional<Theme> Theme::preset(const std::string& name) {
   Theme t;
@@ -93,6 +172,22 @@ json to_json(const Theme& t) {
               {"max_lines", t.max_lines}, {"logo_path", t.logo_path}, {"fade_ms", t.fade_ms}};
 }
 
+json to_json(const AiredPoll& p) {
+  json options = json::array();
+  for (const auto& o : p.options) {
+    json j{{"ar", o.ar}, {"en", o.en}};
+    if (p.results) j["votes"] = o.votes;
+    options.push_back(std::move(j));
+  }
+  json j{{"id", p.id},
+         {"status", p.status},
+         {"question_ar", p.question_ar},
+         {"question_en", p.question_en},
+         {"options", std::move(options)}};
+  if (p.results) j["total"] = p.total;
+  return j;
+}
+
 json to_json(const State& state) {
   json comments = json::array();
   for (const auto& c : state.comments)
@@ -111,6 +206,7 @@ json to_json(const State& state) {
   return json{{"comments", comments},
               {"lower_third", lower},
               {"ticker", optional_string(state.ticker)},
+              {"poll", state.poll ? to_json(*state.poll) : json()},
               {"theme", to_json(state.theme)}};
 }
 
@@ -216,6 +312,11 @@ bool from_json(const json& j, State* state, std::string* error) {
       return false;
     }
     next.ticker = it->get<std::string>();
+  }
+  if (auto it = j.find("poll"); it != j.end() && !it->is_null()) {
+    AiredPoll p;
+    if (!poll_from_json(*it, &p, error)) return false;
+    next.poll = std::move(p);
   }
   if (auto it = j.find("theme"); it != j.end() && !apply_theme(*it, &next.theme, error)) return false;
   *state = std::move(next);

@@ -11,10 +11,11 @@
 //
 // Test hooks: #stage, #comments [data-id] (comments on air now; one leaving
 // the screen loses data-id while it fades), .comment-author, .comment-text,
-// #lower-third, #ticker; body[data-version] = last version rendered;
+// #lower-third, #ticker, #poll (overlay-poll.js); body[data-version] = last version rendered;
 // window.__sablaState = last state received (as sent by the server).
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $ } from './dom.js';
+import { fillPoll } from './overlay-poll.js';
 
 const STAGE_W = 1920;
 const STAGE_H = 1080;
@@ -53,6 +54,7 @@ const ui = {
   comments: $('#comments'),
   lowerThird: $('#lower-third'),
   ticker: $('#ticker'),
+  poll: $('#poll'),
   tickerText: $('#ticker .ticker-text'),
 };
 
@@ -271,6 +273,8 @@ function fitStack() {
   let room = area.clientHeight;
   const lt = ui.lowerThird;
   if (!lt.hidden) room -= lt.offsetHeight + GAP; // BL is above the lower third, whatever the position
+  // A poll takes its height from the stack's room, except at the side (it is on the left).
+  if (!ui.poll.hidden && ui.poll.dataset.on === 'true' && ui.stage.dataset.position !== 'side') room -= ui.poll.offsetHeight + GAP;
   const heights = nodes.map((n) => n.offsetHeight);
   let total = heights.reduce((a, b) => a + b, 0) + GAP * (nodes.length - 1);
   for (let i = 0; i + 1 < nodes.length && total > room + 0.5; i++) {
@@ -329,6 +333,21 @@ function renderTicker(text) {
   if (node.dataset.on !== 'true') { node.dataset.on = 'true'; fadeIn(node); }
 }
 
+// ---------- poll ----------
+
+function renderPoll(poll) {
+  const node = ui.poll;
+  if (!fillPoll(node, poll)) {
+    if (!node.hidden && node.dataset.on === 'true') {
+      node.dataset.on = 'false';
+      delete node.dataset.id;
+      fadeOut(node, () => { node.hidden = true; });
+    }
+    return;
+  }
+  if (node.dataset.on !== 'true') { node.dataset.on = 'true'; fadeIn(node); }
+}
+
 // ---------- messages ----------
 
 function render(state, version) {
@@ -338,6 +357,7 @@ function render(state, version) {
   renderComments(Array.isArray(s.comments) ? s.comments : []);
   renderLowerThird(s.lower_third);
   renderTicker(s.ticker);
+  renderPoll(s.poll);
   fitStack();
   view.version = version;
   document.body.dataset.version = String(version);

@@ -129,3 +129,57 @@ SCENARIO("themes are validated", "[on_air]") {
   CHECK(r == Approx(1.0));
   CHECK(a == Approx(128 / 255.0));
 }
+
+SCENARIO("a poll goes on air, follows its counts and comes off", "[on_air][poll]") {
+  OnAir air;
+  AiredPoll p;
+  p.id = 5;
+  p.question_ar = "سؤال";
+  p.options = {{"أ", "", 0}, {"ب", "", 0}};
+  auto poll_kinds = [](const std::vector<OnAirEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.kind + ":" + std::to_string(e.detail.value("poll", int64_t{0})));
+    return out;
+  };
+  CHECK(poll_kinds(air.air_poll(p, 1000)) == std::vector<std::string>{"poll_aired:5"});
+  CHECK(air.poll_on_screen() == 5);
+  const int64_t v = air.version();
+  WHEN("votes come in") {
+    p.options[0].votes = 3;
+    p.total = 3;
+    THEN("the state follows without an on-air event; the same counts change nothing") {
+      CHECK(air.update_poll(p));
+      CHECK(air.state().poll->total == 3);
+      CHECK(air.version() == v + 1);
+      CHECK_FALSE(air.update_poll(p));
+      CHECK(air.air_poll(p, 1500).empty());  // aired again: no event
+    }
+    THEN("another poll's counts do not touch it") {
+      AiredPoll other = p;
+      other.id = 6;
+      CHECK_FALSE(air.update_poll(other));
+      CHECK(air.state().poll->total == 0);
+    }
+  }
+  WHEN("another poll is aired") {
+    AiredPoll other = p;
+    other.id = 6;
+    THEN("the first leaves, the second comes") {
+      CHECK(poll_kinds(air.air_poll(other, 2000)) == std::vector<std::string>{"poll_cleared:5", "poll_aired:6"});
+    }
+  }
+  WHEN("the screen is cleared of comments") {
+    air.air(comment(1), 2000);
+    air.clear(3000);
+    THEN("the poll stays") { CHECK(air.poll_on_screen() == 5); }
+  }
+  WHEN("it is taken off and the state restored after a restart") {
+    OnAir restored;
+    std::string why;
+    REQUIRE(restored.restore(air.save(), &why));
+    CHECK(restored.state() == air.state());
+    CHECK(poll_kinds(air.clear_poll(4000)) == std::vector<std::string>{"poll_cleared:5"});
+    CHECK_FALSE(air.poll_on_screen());
+    CHECK(air.clear_poll(5000).empty());
+  }
+}

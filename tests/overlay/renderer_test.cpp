@@ -138,6 +138,24 @@ State golden_state(const std::string& preset) {
   return s;
 }
 
+AiredPoll poll(bool arabic = true, bool results = true) {
+  AiredPoll p;
+  p.id = 9;
+  if (arabic) p.question_ar = "ما أولويتك في ميزانية العام القادم؟";
+  p.question_en = "Your priority for next year's budget?";
+  p.options = {{"الطرق", "Roads", 3}, {"المدارس", "Schools", 1}, {"المستشفيات", "Hospitals", 0}, {"", "Parks", 0}};
+  p.results = results;
+  p.total = results ? 4 : 0;
+  if (!results)
+    for (auto& o : p.options) o.votes = 0;
+  return p;
+}
+
+bool is_accent(uint32_t p) {  // #c9a227, opaque or nearly
+  return channel(p, 24) > 230 && std::abs(channel(p, 16) - 0xc9) < 12 && std::abs(channel(p, 8) - 0xa2) < 12 &&
+         std::abs(channel(p, 0) - 0x27) < 12;
+}
+
 }  // namespace
 
 SCENARIO("comment text is plain text, never Pango markup", "[renderer]") {
@@ -444,44 +462,194 @@ SCENARIO("the logo is drawn in the top-left corner when it loads", "[renderer]")
   std::filesystem::remove(path);
 }
 
-SCENARIO("golden images per theme preset", "[renderer]") {
-  const bool update = std::getenv("SABLA_UPDATE_GOLDENS") && std::string(std::getenv("SABLA_UPDATE_GOLDENS")) == "1";
-  Renderer r(480, 270);
-  for (const std::string preset : {"default", "light", "dark"}) {
-    GIVEN("the " + preset + " preset") {
-      const Frame f = r.render(golden_state(preset));
-      const std::string path = golden_path(preset);
-      if (update) {
-        std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-        REQUIRE(write_png(f, path));
-        WARN("rewrote " << path);
+SCENARIO("a poll box follows docs/overlay-layout.md", "[renderer][poll]") {
+  Renderer r(1920, 1080);
+  GIVEN("an Arabic poll with results at the bottom position") {
+    State s;
+    s.poll = poll();
+    const Frame f = r.render(s);
+    const Rect box = drawn(f);
+    THEN("it hangs from the top safe margin on the right, 760 wide, 406.4 high") {
+      CHECK(box.x0 == 1920 - 96 - 760);
+      CHECK(box.x1 == 1920 - 96 - 1);
+      CHECK(box.y0 == 54);
+      CHECK(std::abs(box.y1 + 1 - (54 + 406.4)) <= 1);
+    }
+    THEN("each bar fills votes/total of the track from the right (rtl start)") {
+      // First row: question 41.6 + 12, label line 36.4, 6: the bar's centre line.
+      const int bar_y = static_cast<int>(54 + 24 + 41.6 + 12 + 36.4 + 6 + 7);
+      const Rect fill = bbox(f, [&](int x, int y) { return is_accent(f.pixel(x, y)); },
+                             Rect{box.x0 + 24, bar_y, box.x1 - 24, bar_y});
+      REQUIRE_FALSE(fill.empty());
+      CHECK(std::abs(fill.x1 + 1 - (box.x1 + 1 - 24)) <= 1);
+      CHECK(std::abs(fill.width() - 712 * 3 / 4.0) <= 2);
+      // Third row (0 votes): no fill at all.
+      const int bar3 = bar_y + 2 * static_cast<int>(36.4 + 6 + 14 + 12);
+      CHECK(bbox(f, [&](int x, int y) { return is_accent(f.pixel(x, y)); }, Rect{box.x0 + 24, bar3, box.x1 - 24, bar3})
+                .empty());
+    }
+    THEN("the percentage is on the left (the rtl end side) of the first label line") {
+      const int line_top = static_cast<int>(54 + 24 + 41.6 + 12);
+      const Rect pct = bbox(f, [&](int x, int y) { return is_accent(f.pixel(x, y)); },
+                            Rect{box.x0, line_top, box.x1, line_top + 36});
+      REQUIRE_FALSE(pct.empty());
+      CHECK(pct.x0 - (box.x0 + 24) <= 4);
+      CHECK(pct.x1 < box.x0 + 24 + 120);
+    }
+  }
+  GIVEN("the same poll without results") {
+    State s;
+    s.poll = poll(true, false);
+    const Frame f = r.render(s);
+    const Rect box = drawn(f);
+    THEN("it is 283.2 high and shows no percentage, bar or footer (nothing in the accent colour)") {
+      CHECK(std::abs(box.height() - 283.2) <= 1);
+      CHECK(bbox(f, [&](int x, int y) { return is_accent(f.pixel(x, y)); }).empty());
+    }
+  }
+  GIVEN("an English poll") {
+    State s;
+    s.poll = poll(false);
+    const Frame f = r.render(s);
+    const Rect box = drawn(f);
+    THEN("it is on the left and its bars fill from the left") {
+      CHECK(box.x0 == 96);
+      CHECK(box.x1 == 96 + 760 - 1);
+      const int bar_y = static_cast<int>(54 + 24 + 41.6 + 12 + 36.4 + 6 + 7);
+      const Rect fill = bbox(f, [&](int x, int y) { return is_accent(f.pixel(x, y)); },
+                             Rect{box.x0 + 24, bar_y, box.x1 - 24, bar_y});
+      REQUIRE_FALSE(fill.empty());
+      CHECK(std::abs(fill.x0 - (96 + 24)) <= 1);
+    }
+  }
+  GIVEN("a poll and a comment") {
+    State s = with(comment(kArabicShort, "rtl"));
+    s.poll = poll();
+    WHEN("at the bottom") {
+      const Frame f = r.render(s);
+      THEN("the comment stays at the bottom safe margin") {
+        CHECK(drawn(f, Rect{0, 500, 1919, 1079}).y1 == 1025);
       }
-      // The PNG round trip un-premultiplies; compare against our own round trip.
-      const std::string tmp = temp_png("golden-" + preset);
-      REQUIRE(write_png(f, tmp));
-      const Frame got = read_png(tmp);
-      std::filesystem::remove(tmp);
-      const Frame want = read_png(path);
-      THEN("it matches the golden within tolerance") {
-        REQUIRE_FALSE(want.empty());
-        REQUIRE(want.width == got.width);
-        REQUIRE(want.height == got.height);
-        double sum = 0;
-        int far = 0;
-        for (int y = 0; y < got.height; ++y)
-          for (int x = 0; x < got.width; ++x) {
-            const uint32_t a = got.pixel(x, y), b = want.pixel(x, y);
-            for (int shift : {0, 8, 16, 24}) sum += std::abs(channel(a, shift) - channel(b, shift));
-            far += max_channel_diff(a, b) > 32;
-          }
-        const double mean = sum / (4.0 * got.width * got.height);
-        const double far_share = double(far) / (got.width * got.height);
-        INFO("mean abs diff per channel " << mean << ", share of pixels off by > 32: " << far_share);
-        CHECK(mean < 2.0);
-        CHECK(far_share < 0.01);
+    }
+    WHEN("at the top") {
+      s.theme.position = "top";
+      const Frame f = r.render(s);
+      THEN("the comment hangs from the top and the poll sits on the bottom safe margin") {
+        CHECK(drawn(f, Rect{0, 0, 1919, 300}).y0 == 54);
+        const Rect poll_box = drawn(f, Rect{0, 400, 1919, 1079});
+        CHECK(poll_box.y1 == 1025);
+        CHECK(std::abs(poll_box.y0 - (1026 - 406.4)) <= 1);
+      }
+    }
+    WHEN("at the side") {
+      s.theme.position = "side";
+      const Frame f = r.render(s);
+      THEN("the poll is on the left, on the bottom margin; the column on the right") {
+        const Rect left = drawn(f, Rect{0, 0, 959, 1079});
+        CHECK(left.x0 == 96);
+        CHECK(left.y1 == 1025);
+        CHECK(drawn(f, Rect{960, 0, 1919, 1079}).y0 == 54);
       }
     }
   }
+  GIVEN("three tall comments and a poll at the bottom") {
+    State s = with(comment(kLong, "rtl"));
+    s.comments.push_back(comment(kLong, "rtl"));
+    s.comments.push_back(comment(kLong, "rtl"));
+    s.poll = poll();
+    const Frame f = r.render(s);
+    THEN("only the newest 276-high comment fits under the poll (two need 568 of 549.6)") {
+      // Room: 1026 - (54 + 406.4 + 16) = 549.6.
+      const Rect below = drawn(f, Rect{0, 480, 1919, 1079});
+      CHECK(below.y1 == 1025);
+      CHECK(below.y0 == 1026 - 276);
+    }
+  }
+  GIVEN("markup in the question and options") {
+    AiredPoll p = poll(false);
+    p.question_en = "<span foreground=\"red\">Red</span> & <b>bold</b>?";
+    p.options[0].en = "<span foreground=\"red\">x</span>";
+    State s;
+    s.poll = p;
+    THEN("it is drawn as characters (no red, nothing blanked)") {
+      const Frame f = r.render(s);
+      int red = 0;
+      for (int y = 0; y < f.height; ++y)
+        for (int x = 0; x < f.width; ++x) {
+          const uint32_t px = f.pixel(x, y);
+          const int a = channel(px, 24);
+          if (a < 128) continue;
+          red += channel(px, 16) * 255 / a > 160 && channel(px, 8) * 255 / a < 90 && channel(px, 0) * 255 / a < 90;
+        }
+      CHECK(red == 0);
+      State plain;
+      plain.poll = poll(false);
+      CHECK(count_diff(f, r.render(plain)) > 500);
+    }
+  }
+}
+
+namespace {
+
+// Compares `f` with tests/overlay/golden/<name>.png (rewritten first with
+// SABLA_UPDATE_GOLDENS=1).
+void check_golden(const std::string& name, const Frame& f) {
+  const bool update = std::getenv("SABLA_UPDATE_GOLDENS") && std::string(std::getenv("SABLA_UPDATE_GOLDENS")) == "1";
+  const std::string path = golden_path(name);
+  if (update) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    REQUIRE(write_png(f, path));
+    WARN("rewrote " << path);
+  }
+  // The PNG round trip un-premultiplies; compare against our own round trip.
+  const std::string tmp = temp_png("golden-" + name);
+  REQUIRE(write_png(f, tmp));
+  const Frame got = read_png(tmp);
+  std::filesystem::remove(tmp);
+  const Frame want = read_png(path);
+  REQUIRE_FALSE(want.empty());
+  REQUIRE(want.width == got.width);
+  REQUIRE(want.height == got.height);
+  double sum = 0;
+  int far = 0;
+  for (int y = 0; y < got.height; ++y)
+    for (int x = 0; x < got.width; ++x) {
+      const uint32_t a = got.pixel(x, y), b = want.pixel(x, y);
+      for (int shift : {0, 8, 16, 24}) sum += std::abs(channel(a, shift) - channel(b, shift));
+      far += max_channel_diff(a, b) > 32;
+    }
+  const double mean = sum / (4.0 * got.width * got.height);
+  const double far_share = double(far) / (got.width * got.height);
+  INFO("mean abs diff per channel " << mean << ", share of pixels off by > 32: " << far_share);
+  CHECK(mean < 2.0);
+  CHECK(far_share < 0.01);
+}
+
+}  // namespace
+
+SCENARIO("golden images per theme preset", "[renderer]") {
+  Renderer r(480, 270);
+  for (const std::string preset : {"default", "light", "dark"}) {
+    GIVEN("the " + preset + " preset") {
+      THEN("it matches the golden within tolerance") { check_golden(preset, r.render(golden_state(preset))); }
+    }
+  }
+}
+
+SCENARIO("golden image of a poll on air", "[renderer][poll]") {
+  // 960x540 (half size): the poll's smaller text stays legible in the golden.
+  Renderer r(960, 540);
+  State s;
+  s.comments.push_back(comment("هل ستُنشر نتائج الاستبيان قبل الجلسة القادمة؟", "rtl", "سالم الهاشمي"));
+  LowerThird lt;
+  lt.name_ar = "د. فاطمة الزهراء";
+  lt.title_ar = "وزيرة التخطيط والتنمية";
+  s.lower_third = lt;
+  AiredPoll p = poll();
+  p.status = "closed";
+  p.options[3].en = "Parks & <b>gardens</b>";
+  s.poll = p;
+  THEN("it matches tests/overlay/golden/poll.png") { check_golden("poll", r.render(s)); }
 }
 
 SCENARIO("frames round-trip through PNG", "[renderer]") {

@@ -8,8 +8,11 @@
 //  - queue_air: appended to the rotation. If the rotation is not running it
 //    starts now. Each item stays its hold time, then the next one comes; after
 //    the last one the screen clears.
-//  - clear: comments off screen, rotation emptied. Lower third, ticker and
-//    theme are separate and stay.
+//  - clear: comments off screen, rotation emptied. Lower third, ticker,
+//    poll and theme are separate and stay.
+//  - air_poll: a poll's question, options (and results when public) on
+//    screen, replacing another poll; update_poll follows its counts without
+//    an event (votes are not on-air changes); clear_poll takes it off.
 // Every change returns the events that describe it (empty: nothing changed)
 // and bumps version(); the caller persists the events and pushes the state.
 #pragma once
@@ -27,7 +30,8 @@ namespace sabla::overlay {
 
 struct OnAirEvent {
   // aired, replaced, cleared (one per comment leaving the screen), lower_third,
-  // lower_third_cleared, ticker, ticker_cleared, theme
+  // lower_third_cleared, ticker, ticker_cleared, theme, poll_aired, poll_cleared
+  // (detail {"poll":id})
   std::string kind;
   std::optional<int64_t> comment_id;
   int64_t at_ms = 0;
@@ -58,6 +62,14 @@ class OnAir {
   std::vector<OnAirEvent> set_lower_third(std::optional<LowerThird> lower_third, int64_t now_ms);
   std::vector<OnAirEvent> set_ticker(std::optional<std::string> ticker, int64_t now_ms);
   std::vector<OnAirEvent> set_theme(const Theme& theme, int64_t now_ms);
+  std::vector<OnAirEvent> air_poll(AiredPoll poll, int64_t now_ms);
+  std::vector<OnAirEvent> clear_poll(int64_t now_ms);
+  // New counts, status or text of the poll on screen (same id); true when
+  // something changed. No events: the caller pushes the state (coalesced).
+  bool update_poll(const AiredPoll& poll);
+  std::optional<int64_t> poll_on_screen() const {
+    return state_.poll ? std::optional<int64_t>(state_.poll->id) : std::nullopt;
+  }
   // A comment hidden by a moderator leaves the screen and the rotation.
   std::vector<OnAirEvent> remove_comment(int64_t comment_id, int64_t now_ms);
   // An edited comment shows its new text wherever it is.

@@ -32,6 +32,23 @@ struct LowerThird {
   bool empty() const;
 };
 
+// A poll on screen. `results` false: the question and the options only (the
+// poll's results are not public yet); then votes and total are 0.
+struct PollOption {
+  std::string ar, en;  // labels; either may be empty
+  int64_t votes = 0;
+};
+struct AiredPoll {
+  int64_t id = 0;
+  std::string status = "open";  // "open" | "closed"
+  std::string question_ar, question_en;
+  std::vector<PollOption> options;  // 2..6
+  bool results = true;              // votes and total may be shown
+  int64_t total = 0;                // ballots cast (percentages are votes / total)
+  // The poll is drawn in Arabic (rtl) when question_ar is set, else in English.
+  bool rtl() const { return !question_ar.empty(); }
+};
+
 struct Theme {
   std::string name = "default";          // preset this theme started from
   std::string position = "bottom";       // bottom | top | side
@@ -54,18 +71,25 @@ struct State {
   std::vector<AiredComment> comments;  // on screen now, first = top of the stack; at most 3
   std::optional<LowerThird> lower_third;
   std::optional<std::string> ticker;
+  std::optional<AiredPoll> poll;
   Theme theme;
   bool operator==(const State&) const = default;
 };
 bool operator==(const AiredComment&, const AiredComment&);
 bool operator==(const LowerThird&, const LowerThird&);
 bool operator==(const Theme&, const Theme&);
+bool operator==(const PollOption&, const PollOption&);
+bool operator==(const AiredPoll&, const AiredPoll&);
 
 // {"comments":[{"id","author","text","dir","source","aired_at"}],
-//  "lower_third":{...}|null, "ticker":"..."|null, "theme":{...}}
+//  "lower_third":{...}|null, "ticker":"..."|null,
+//  "poll":{"id","status","question_ar","question_en","options":[{"ar","en","votes"}],"total"}|null,
+//  "theme":{...}}
+// A poll without results carries no "votes" and no "total".
 // Strings must be valid UTF-8 (the server sanitizes first).
 nlohmann::json to_json(const State& state);
 nlohmann::json to_json(const Theme& theme);
+nlohmann::json to_json(const AiredPoll& poll);
 // Parses what to_json wrote (used to restore after a restart). False + *error on bad input.
 bool from_json(const nlohmann::json& j, State* state, std::string* error);
 // Applies the fields present in `j` to `theme` ("preset":"dark" first resets to that
@@ -73,5 +97,14 @@ bool from_json(const nlohmann::json& j, State* state, std::string* error);
 bool apply_theme(const nlohmann::json& j, Theme* theme, std::string* error);
 // Parses #rrggbb or #rrggbbaa into 0..1 components (alpha 1 when absent).
 bool parse_color(const std::string& s, double* r, double* g, double* b, double* a);
+
+// What the renderer and the /overlay page write on a poll (docs/overlay-layout.md).
+// Rounded percentage of `votes` out of `total` ballots (0 when total is 0).
+int poll_percent(int64_t votes, int64_t total);
+// The footer line: "عدد الأصوات: N" / "Votes: N", with "النتيجة النهائية · " /
+// "Final result · " first when the poll is closed.
+std::string poll_footer(const AiredPoll& poll);
+// An option's label in the poll's language, else in the other one.
+const std::string& poll_label(const AiredPoll& poll, const PollOption& option);
 
 }  // namespace sabla::overlay
