@@ -62,6 +62,13 @@ struct ServeOptions {
   CLI::Option* static_opt = nullptr;
   CLI::Option* tls_cert_opt = nullptr;
   CLI::Option* tls_key_opt = nullptr;
+  // Cluster (docs/cluster.md).
+  std::string redis;
+  std::string main_url;
+  bool edge = false;
+  bool share_port = false;
+  CLI::Option* redis_opt = nullptr;
+  CLI::Option* main_url_opt = nullptr;
 };
 
 struct CredentialOptions {
@@ -203,10 +210,15 @@ int serve(const ServeOptions& options) {
   if (options.static_opt->count() > 0) config.static_dir = options.static_dir;
   if (options.tls_cert_opt->count() > 0) config.tls_cert = options.tls_cert;
   if (options.tls_key_opt->count() > 0) config.tls_key = options.tls_key;
+  if (options.redis_opt->count() > 0) config.cluster_redis = options.redis;
+  if (options.main_url_opt->count() > 0) config.cluster_main_url = options.main_url;
+  if (options.edge) config.cluster_edge = true;
+  if (options.share_port) config.cluster_share_port = true;
   if (Status s = validate(config); !s) return config_failure(s);
 
   setup_logging(config);
-  if (!create_data_dir(config)) return kFailure;
+  // An edge node keeps nothing on disk.
+  if (!config.cluster_edge && !create_data_dir(config)) return kFailure;
 
   std::string error;
   std::unique_ptr<Server> server = Server::start(config, &error);
@@ -712,6 +724,13 @@ int run(int argc, char** argv) {
   serve_options.static_opt = serve_cmd->add_option("--static", serve_options.static_dir, "Static files directory");
   serve_options.tls_cert_opt = serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "TLS certificate (PEM)");
   serve_options.tls_key_opt = serve_cmd->add_option("--tls-key", serve_options.tls_key, "TLS private key (PEM)");
+  serve_options.redis_opt = serve_cmd->add_option("--redis", serve_options.redis,
+                                                   "Join a cluster through Redis (redis://host:port)");
+  serve_cmd->add_flag("--edge", serve_options.edge, "Run as an edge node: viewers and overlays only, no database");
+  serve_options.main_url_opt =
+      serve_cmd->add_option("--main-url", serve_options.main_url, "The main node's URL (edge nodes name it in errors)");
+  serve_cmd->add_flag("--share-port", serve_options.share_port,
+                      "Share the port with other Sabla processes (SO_REUSEPORT)");
   serve_options.tls_cert_opt->needs(serve_options.tls_key_opt);
   serve_options.tls_key_opt->needs(serve_options.tls_cert_opt);
 

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -182,6 +183,13 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
         {"recording", bool_into(c.recording)},
         {"recording_segment_minutes", int_into(c.recording_segment_minutes)},
         {"restream_urls", string_list_into(c.restream_urls)}}},
+      {"cluster",
+       {{"redis", string_into(c.cluster_redis)},
+        {"edge", bool_into(c.cluster_edge)},
+        {"main_url", string_into(c.cluster_main_url)},
+        {"node", string_into(c.cluster_node)},
+        {"share_port", bool_into(c.cluster_share_port)},
+        {"secret", string_into(c.cluster_secret)}}},
       {"session",
        {{"default_title_ar", string_into(c.default_title_ar)},
         {"default_title_en", string_into(c.default_title_en)},
@@ -201,10 +209,10 @@ Status apply_table(const std::string& file, const toml::table& root, Config& out
     if (known == handlers.end()) {
       if (!table_node.is_table()) {
         return config_error(file + ":" + line + ": key '" + std::string(table_name) +
-                            "' must be inside a table: [server], [store], [limits], [video] or [session]");
+                            "' must be inside a table: [server], [store], [limits], [video], [session] or [cluster]");
       }
       return config_error(file + ":" + line + ": unknown table [" + std::string(table_name) +
-                          "] (expected [server], [store], [limits], [video] or [session])");
+                          "] (expected [server], [store], [limits], [video], [session] or [cluster])");
     }
     const auto* table = table_node.as_table();
     if (!table) {
@@ -332,7 +340,59 @@ bool valid_origin(const std::string& origin) {
   return false;
 }
 
+Status validate_cluster(const Config& c) {
+  if (c.cluster_edge && c.cluster_redis.empty())
+    return config_error("an edge node needs Redis: set [cluster] redis (or SABLA_REDIS, --redis)");
+  if (!c.cluster_redis.empty()) {
+    auto address = parse_redis_url(c.cluster_redis);
+    if (!address) return config_error("[cluster] redis: " + address.status().message());
+  }
+  if (!c.cluster_main_url.empty()) {
+    const bool web = c.cluster_main_url.rfind("http://", 0) == 0 || c.cluster_main_url.rfind("https://", 0) == 0;
+    if (!web || c.cluster_main_url.size() > 200)
+      return config_error("[cluster] main_url must be an http:// or https:// URL (got '" + c.cluster_main_url + "')");
+  }
+  if (c.cluster_node.size() > 64 || !std::all_of(c.cluster_node.begin(), c.cluster_node.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+               ch == '_' || ch == '.';
+      }))
+    return config_error("[cluster] node must be at most 64 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+  if (!c.cluster_secret.empty() && c.cluster_secret.size() < 16)
+    return config_error("[cluster] secret must be at least 16 characters");
+  return Status::ok();
+}
+
 }  // namespace
+
+Result<RedisAddress> parse_redis_url(const std::string& url) {
+  const std::string scheme = "redis://";
+  if (url.rfind(scheme, 0) != 0) return Status::error("invalid", "expected redis://host[:port][/db], got '" + url + "'");
+  std::string rest = url.substr(scheme.size());
+  RedisAddress a;
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    std::string auth = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    // redis://:password@host or redis://user:password@host (the user is not used by Redis 7 AUTH default).
+    auto colon = auth.find(':');
+    a.password = colon == std::string::npos ? auth : auth.substr(colon + 1);
+  }
+  std::string db;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  std::string port;
+  if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    port = rest.substr(colon + 1);
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) a.host = rest;
+  if (!port.empty() && (!parse_int(port, a.port) || a.port < 1 || a.port > 65535))
+    return Status::error("invalid", "bad port in '" + url + "'");
+  if (!db.empty() && (!parse_int(db, a.db) || a.db < 0 || a.db > 15))
+    return Status::error("invalid", "bad database number in '" + url + "'");
+  return a;
+}
 
 Status load_config_file(const std::string& path, Config& config) {
   std::error_code ec;
@@ -403,6 +463,12 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
          return Status::ok();
        }},
       {"SABLA_RECORDING", env_bool(config.recording)},
+      {"SABLA_REDIS", env_string(config.cluster_redis)},
+      {"SABLA_EDGE", env_bool(config.cluster_edge)},
+      {"SABLA_MAIN_URL", env_string(config.cluster_main_url)},
+      {"SABLA_NODE", env_string(config.cluster_node)},
+      {"SABLA_SHARE_PORT", env_bool(config.cluster_share_port)},
+      {"SABLA_CLUSTER_SECRET", env_string(config.cluster_secret)},
       {"SABLA_RESTREAM_URLS",
        [&config](const std::string&, const std::string& value) {
          config.restream_urls = split_list(value);
@@ -504,6 +570,7 @@ Status validate(const Config& c) {
       return config_error("restream urls must start with rtmp:// or rtmps://");
   // Every name is compared with every new display name: a short list.
   if (c.protected_names.size() > 100) return config_error("protected_names holds at most 100 names");
+  if (Status s = validate_cluster(c); !s) return s;
   // Keeps hours * 3'600'000 far from int64 overflow in expiry arithmetic.
   if (c.auth_session_hours > 24 * 366) {
     return config_error("auth_session_hours must be at most 8784 (one year)");

@@ -67,8 +67,28 @@ struct Config {
   // server/moderation/names.cpp. SABLA_PROTECTED_NAMES (comma separated).
   std::vector<std::string> protected_names;
 
+  // [cluster] — several nodes over Redis (docs/cluster.md). Without redis
+  // the server is the one embedded node, as always.
+  std::string cluster_redis;         // SABLA_REDIS, --redis: redis://[:password@]host[:port][/db]
+  bool cluster_edge = false;         // SABLA_EDGE=1, --edge: an edge node (no store, no pipeline)
+  std::string cluster_main_url;      // SABLA_MAIN_URL, --main-url: where studio, archive and API live
+  std::string cluster_node;          // SABLA_NODE: this node's name in counts ("" = kind-host-pid)
+  bool cluster_share_port = false;   // SABLA_SHARE_PORT, --share-port: listen with SO_REUSEPORT
+  std::string cluster_secret;        // SABLA_CLUSTER_SECRET: signs viewer tokens ("" = the main's own,
+                                     // kept in DATA/cluster.secret and shared through Redis)
+  bool clustered() const { return !cluster_redis.empty(); }
+
   std::string db_path() const { return data_dir + "/sabla.db"; }
 };
+
+// Where Redis is, from a redis:// URL.
+struct RedisAddress {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;
+  int db = 0;
+};
+Result<RedisAddress> parse_redis_url(const std::string& url);
 
 // Reads a TOML file into `config` (only keys present change it). Unknown
 // keys are an error so typos do not pass silently.

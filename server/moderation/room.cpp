@@ -1064,6 +1064,8 @@ void Room::commit_on_air(std::vector<overlay::OnAirEvent> events, const std::str
   if (!queued) spdlog::error("on-air change not saved: the store queue is full");
 }
 
+bool Room::can_accept() const { return store_.can_accept(4); }
+
 void Room::tick() {
   const bool rotating = on_air_.rotation_until_ms().has_value();
   auto events = on_air_.tick(clock_.now_ms());

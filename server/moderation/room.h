@@ -7,7 +7,7 @@
 // happen in the store's completion callbacks, i.e. after COMMIT. Frames go
 // out through Outbound (the network front implements it); viewer- and
 // overlay-bound messages go through Outbound::publish, the one fan-out
-// interface a later issue puts Redis behind.
+// interface (in cluster mode it also carries them to the edge nodes).
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "moderation/front.h"
 #include "moderation/names.h"
 #include "moderation/rate_limiter.h"
 #include "moderation/text.h"
@@ -35,36 +36,6 @@
 #include "store/store.h"
 
 namespace sabla::moderation {
-
-using ConnId = uint64_t;
-enum class Audience { viewers, studios, overlays };
-
-// Frames going down to the network. Implemented by the net front (and by a
-// recorder in tests). All calls happen on the net thread.
-class Outbound {
- public:
-  virtual ~Outbound() = default;
-  virtual void send(ConnId conn, std::string frame) = 0;
-  virtual void publish(Audience audience, std::string frame) = 0;
-  virtual void close(ConnId conn, int code, std::string reason) = 0;
-  // Deliver what was published to `audience` now instead of on the next
-  // coalescing tick (on-air changes must show within one loop turn).
-  virtual void flush(Audience audience) = 0;
-};
-
-// Who acts: a logged-in account or an API token.
-struct Actor {
-  std::string name;  // account name, or "token:<name>"
-  std::string role;  // moderator | producer | archivist
-  bool can_moderate() const { return role == "moderator" || role == "producer"; }
-  bool can_produce() const { return role == "producer"; }
-};
-
-// What the caller must do with a frame it handed in.
-enum class Verdict {
-  handled,
-  busy,  // the store's queue is full: park the frame, pause the socket, retry later
-};
 
 // An HTTP answer for the API routes the Room serves.
 struct ApiReply {
@@ -99,7 +70,7 @@ struct ModerationSettings {
   Status apply(const nlohmann::json& j);
 };
 
-class Room {
+class Room final : public Inbound {
  public:
   Room(const Config& config, store::Store& store, const Clock& clock, Outbound& out);
 
@@ -108,18 +79,18 @@ class Room {
   Status load();
 
   // ---- Viewers (sabla.viewer.v1) ----
-  void viewer_connected(ConnId conn, const std::string& ip);
-  Verdict viewer_message(ConnId conn, std::string_view frame);
-  void viewer_disconnected(ConnId conn);
+  void viewer_connected(ConnId conn, const std::string& ip) override;
+  Verdict viewer_message(ConnId conn, std::string_view frame) override;
+  void viewer_disconnected(ConnId conn) override;
 
   // ---- Studios (sabla.studio.v1); the actor is already authenticated ----
-  void studio_connected(ConnId conn, const Actor& actor);
-  Verdict studio_message(ConnId conn, std::string_view frame);
-  void studio_disconnected(ConnId conn);
+  void studio_connected(ConnId conn, const Actor& actor) override;
+  Verdict studio_message(ConnId conn, std::string_view frame) override;
+  void studio_disconnected(ConnId conn) override;
 
   // ---- Overlays (sabla.overlay.v1) ----
-  void overlay_connected(ConnId conn);
-  void overlay_disconnected(ConnId conn);
+  void overlay_connected(ConnId conn) override;
+  void overlay_disconnected(ConnId conn) override;
 
   // ---- HTTP API ----
   ApiReply list_sessions() const;
@@ -130,7 +101,9 @@ class Room {
 
   // Periodic work on the net thread: advances the on-air rotation, sends the
   // video status to studios (1 s) and the viewer count to viewers (5 s).
-  void tick();
+  void tick() override;
+  // The store has room for a parked frame's writes.
+  bool can_accept() const override;
 
   // The video pipeline as the Room sees it (wired by sabla::Server).
   struct VideoLink {

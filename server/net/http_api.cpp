@@ -35,7 +35,7 @@ void NetServer::login(lws* wsi, HttpTxn* txn) {
     return respond_json(txn, 400, error_body("invalid", "send {\"name\":...,\"password\":...}"));
   std::string name = body["name"].get<std::string>();
   std::string password = body["password"].get<std::string>();
-  auto account = store_.find_account(name);
+  auto account = store_->find_account(name);
   if (!account) return respond_json(txn, 500, error_body("internal", "could not read accounts"));
   std::optional<store::AccountRow> row = *account;
   const uint64_t txn_id = txn->id;
@@ -54,7 +54,7 @@ void NetServer::login(lws* wsi, HttpTxn* txn) {
                                std::to_string(config_.auth_session_hours * 3600) +
                                (config_.tls_cert.empty() ? "" : "; Secure");
       json reply = {{"name", row->name}, {"role", row->role}};
-      if (!store_.save_auth_session(session, [this, txn_id, reply, set_cookie](Status s) {
+      if (!store_->save_auth_session(session, [this, txn_id, reply, set_cookie](Status s) {
             HttpTxn* t2 = find_txn(txn_id);
             if (!t2) return;
             if (!s) return respond_json(t2, 500, error_body("internal", "could not save the login"));
@@ -137,15 +137,34 @@ void NetServer::archive_api(lws* wsi, HttpTxn* txn, const Actor& actor) {
   respond_json(txn, 404, error_body("not_found", "no such route"));
 }
 
+// "ok" (200), or "degraded" (503) when a cluster node cannot reach Redis: a
+// balancer's health check then takes it out of rotation.
+json NetServer::health_json(int* status) {
+  json body{{"status", "ok"}, {"version", SABLA_VERSION}};
+  if (room_) {
+    auto sid = room_->current_session_id();
+    body["session"] = sid ? json(*sid) : json();
+  }
+  if (broker_) {
+    bool healthy = true;
+    body["cluster"] = broker_->health(&healthy);
+    if (!healthy) {
+      body["status"] = "degraded";
+      *status = 503;
+    }
+  }
+  return body;
+}
+
 void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
   const std::string& path = txn->path;
   const bool get = txn->method == "GET" || txn->method == "HEAD";
   const bool post_method = txn->method == "POST";
   if (path == "/api/v1/health") {
     if (!get) return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
-    auto sid = room_->current_session_id();
-    return respond_json(txn, 200, json{{"status", "ok"}, {"version", SABLA_VERSION},
-                                       {"session", sid ? json(*sid) : json()}});
+    int status = 200;
+    json body = health_json(&status);
+    return respond_json(txn, status, body);
   }
   if (path == "/metrics") {
     if (!get) return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
@@ -153,6 +172,7 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
       return respond_json(txn, 403, error_body("forbidden", "metrics are served to loopback only"));
     return respond(txn, 200, "text/plain; version=0.0.4; charset=utf-8", metrics_text());
   }
+  if (!room_) return main_node_only(txn);  // an edge node: everything below lives on the main node
   if (path == "/api/v1/login") {
     if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
     return login(wsi, txn);
@@ -171,7 +191,7 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
       // the cookie would still find it (and cache it again for a minute), so the
       // cache entry is dropped once more after the commit.
       const uint64_t txn_id = txn->id;
-      if (!store_.delete_auth_session(hash, [this, txn_id, hash, clear_cookie](Status s) {
+      if (!store_->delete_auth_session(hash, [this, txn_id, hash, clear_cookie](Status s) {
             auth_cache_.erase(hash);
             HttpTxn* t = find_txn(txn_id);
             if (!t) return;
@@ -232,7 +252,7 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
       return respond_json(txn, 400, error_body("invalid", "send {\"days\": 1-36500} or {\"days\": null} to keep forever"));
     if (!body["days"].is_null()) days = body["days"].get<int64_t>();
     const int64_t session = *id;
-    if (!store_.set_retention(session, days, [this, txn_id, session, days](Status st) {
+    if (!store_->set_retention(session, days, [this, txn_id, session, days](Status st) {
           HttpTxn* t = find_txn(txn_id);
           if (!t) return;
           if (!st) {

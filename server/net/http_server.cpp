@@ -81,6 +81,19 @@ json error_body(const char* code, const std::string& message) {
   return json{{"error", {{"code", code}, {"message", message}}}};
 }
 
+json main_node_only_body(const Config& config, const std::string& what) {
+  const std::string& url = config.cluster_main_url;
+  std::string message = "this is an edge node; " + what + " is served by the main node" +
+                        (url.empty() ? std::string(" (set [cluster] main_url to name it here)") : " at " + url);
+  json body = error_body("main_node_only", message);
+  body["error"]["main_url"] = url.empty() ? json() : json(url);
+  return body;
+}
+
+void NetServer::main_node_only(HttpTxn* txn) {
+  respond_json(txn, kMainNodeOnlyStatus, main_node_only_body(config_, txn->path));
+}
+
 bool NetServer::origin_allowed(lws* wsi, bool required) {
   std::string origin = header(wsi, WSI_TOKEN_ORIGIN);
   if (origin.empty()) return !required;
@@ -93,12 +106,13 @@ bool NetServer::origin_allowed(lws* wsi, bool required) {
 
 std::optional<Actor> NetServer::authenticate(lws* wsi, bool* via_cookie) {
   *via_cookie = false;
+  if (!store_) return std::nullopt;  // an edge node has no accounts
   const int64_t now = clock_.now_ms();
   std::string auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
   if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
     std::string hash = crypto::sha256_hex(auth.substr(7));
     if (auto it = auth_cache_.find(hash); it != auth_cache_.end()) return it->second.actor;
-    auto row = store_.find_api_token(hash);
+    auto row = store_->find_api_token(hash);
     if (!row || !row->has_value()) return std::nullopt;
     Actor a{"token:" + (*row)->name, (*row)->role};
     auth_cache_[hash] = CachedAuth{a, now + 60'000};
@@ -111,9 +125,9 @@ std::optional<Actor> NetServer::authenticate(lws* wsi, bool* via_cookie) {
   std::string hash = crypto::sha256_hex(cookie);
   *via_cookie = true;
   if (auto it = auth_cache_.find(hash); it != auth_cache_.end()) return it->second.actor;
-  auto session = store_.find_auth_session(hash);
+  auto session = store_->find_auth_session(hash);
   if (!session || !session->has_value() || (*session)->expires_at_ms <= now) return std::nullopt;
-  auto account = store_.find_account_by_id((*session)->account_id);
+  auto account = store_->find_account_by_id((*session)->account_id);
   if (!account || !account->has_value()) return std::nullopt;
   Actor a{(*account)->name, (*account)->role};
   auth_cache_[hash] = CachedAuth{a, std::min((*session)->expires_at_ms, now + 60'000)};
@@ -294,6 +308,13 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
   else if (path.rfind("/hls/", 0) == 0 && path.find('/', 5) == std::string::npos && safe_relative_path(path.substr(5)))
     full = config_.data_dir + "/hls/" + path.substr(5);
   if (!file.empty()) full = static_dir_ + "/" + file;
+  // An edge node serves the viewer and overlay pages; the rest lives on the main node.
+  const bool main_only_page = file == "studio.html" || file == "archive.html" || file == "report.html" ||
+                              path.rfind("/hls/", 0) == 0;
+  if (!room_ && main_only_page) {
+    main_node_only(txn);
+    return 0;
+  }
   if (!full.empty()) {
     if (!std::filesystem::is_regular_file(full)) {
       respond_json(txn, 404, error_body("not_found", "no such page"));

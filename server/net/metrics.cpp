@@ -1,5 +1,6 @@
 // /metrics: Prometheus text from the Room, the store, the net front and the pipeline.
 #include <functional>
+#include <initializer_list>
 #include <sstream>
 
 #include "net/net_internal.h"
@@ -55,49 +56,65 @@ void append_video_metrics(const json& v, std::ostringstream& o,
 }  // namespace
 
 std::string NetServer::metrics_text() {
-  const auto m = room_->metrics();
-  const auto s = store_.metrics();
   std::ostringstream o;
   o.precision(15);  // counters stay exact well past a million
   auto metric = [&](const char* name, const char* type, const char* help) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
   };
-  metric("sabla_connections", "gauge", "Open WebSocket connections by role.");
-  o << "sabla_connections{role=\"viewer\"} " << m.viewers_connected << '\n'
-    << "sabla_connections{role=\"studio\"} " << m.studios_connected << '\n'
-    << "sabla_connections{role=\"overlay\"} " << m.overlays_connected << '\n';
   struct Single {
     const char* name;
     const char* type;
     const char* help;
     double value;
   };
-  const Single singles[] = {
-      {"sabla_comments_received_total", "counter", "Comments received (viewers and bridges).",
-       double(m.comments_received)},
-      {"sabla_comments_acked_total", "counter", "Comments acknowledged after commit.", double(m.comments_acked)},
-      {"sabla_comments_refused_total", "counter", "Comments refused before storing (empty, too long, limits, bans).",
-       double(m.comments_rejected_input)},
-      {"sabla_comments_approved_total", "counter", "Comments approved (by a moderator or automatically).",
-       double(m.comments_approved)},
-      {"sabla_comments_rejected_total", "counter", "Comments rejected.", double(m.comments_rejected)},
-      {"sabla_votes_total", "counter", "Votes counted.", double(m.votes)},
-      {"sabla_pending_comments", "gauge", "Comments waiting for moderation.", double(m.pending)},
-      {"sabla_store_queue_length", "gauge", "Operations waiting for the store writer.", double(s.queue_length)},
-      {"sabla_store_transactions_total", "counter", "Committed store transactions.", double(s.transactions)},
-      {"sabla_store_operations_total", "counter", "Committed store operations.", double(s.operations)},
-      {"sabla_store_commit_seconds", "gauge", "Duration of the latest COMMIT.", s.last_commit_ms / 1000.0},
-      {"sabla_store_commit_seconds_max", "gauge", "Longest COMMIT since start.", s.max_commit_ms / 1000.0},
+  auto singles = [&](std::initializer_list<Single> list) {
+    for (const auto& one : list) {
+      metric(one.name, one.type, one.help);
+      o << one.name << ' ' << one.value << '\n';
+    }
+  };
+  metric("sabla_connections", "gauge", "Open WebSocket connections by role.");
+  if (!room_) {
+    // An edge node: its own sockets only (the main node counts the cluster).
+    o << "sabla_connections{role=\"viewer\"} " << conns_by_role_[kViewer] << '\n'
+      << "sabla_connections{role=\"overlay\"} " << conns_by_role_[kOverlay] << '\n';
+  } else {
+    const auto m = room_->metrics();
+    o << "sabla_connections{role=\"viewer\"} " << m.viewers_connected << '\n'
+      << "sabla_connections{role=\"studio\"} " << m.studios_connected << '\n'
+      << "sabla_connections{role=\"overlay\"} " << m.overlays_connected << '\n';
+    singles({
+        {"sabla_comments_received_total", "counter", "Comments received (viewers and bridges).",
+         double(m.comments_received)},
+        {"sabla_comments_acked_total", "counter", "Comments acknowledged after commit.", double(m.comments_acked)},
+        {"sabla_comments_refused_total", "counter", "Comments refused before storing (empty, too long, limits, bans).",
+         double(m.comments_rejected_input)},
+        {"sabla_comments_approved_total", "counter", "Comments approved (by a moderator or automatically).",
+         double(m.comments_approved)},
+        {"sabla_comments_rejected_total", "counter", "Comments rejected.", double(m.comments_rejected)},
+        {"sabla_votes_total", "counter", "Votes counted.", double(m.votes)},
+        {"sabla_pending_comments", "gauge", "Comments waiting for moderation.", double(m.pending)},
+    });
+  }
+  if (store_) {
+    const auto s = store_->metrics();
+    singles({
+        {"sabla_store_queue_length", "gauge", "Operations waiting for the store writer.", double(s.queue_length)},
+        {"sabla_store_transactions_total", "counter", "Committed store transactions.", double(s.transactions)},
+        {"sabla_store_operations_total", "counter", "Committed store operations.", double(s.operations)},
+        {"sabla_store_commit_seconds", "gauge", "Duration of the latest COMMIT.", s.last_commit_ms / 1000.0},
+        {"sabla_store_commit_seconds_max", "gauge", "Longest COMMIT since start.", s.max_commit_ms / 1000.0},
+    });
+  }
+  singles({
       {"sabla_ws_frames_in_total", "counter", "WebSocket messages received.", double(frames_in_)},
       {"sabla_ws_culled_total", "counter", "Clients closed for lagging behind.", double(culled_)},
       {"sabla_http_requests_total", "counter", "HTTP requests.", double(http_requests_)},
-  };
-  for (const auto& one : singles) {
-    metric(one.name, one.type, one.help);
-    o << one.name << ' ' << one.value << '\n';
-  }
-  append_video_metrics(room_->video_status(), o, metric);
-  return o.str();
+  });
+  if (room_) append_video_metrics(room_->video_status(), o, metric);
+  std::string out = o.str();
+  if (broker_) broker_->append_metrics(out);
+  return out;
 }
 
 }  // namespace sabla::net

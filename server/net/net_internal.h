@@ -75,5 +75,10 @@ bool is_loopback(const std::string& ip);
 std::optional<int64_t> parse_id(std::string_view s);
 // The JSON error every route answers with: {"error":{"code":…,"message":…}}.
 nlohmann::json error_body(const char* code, const std::string& message);
+// An edge node's answer to what only the main node serves (`what`: "the
+// studio", "this route"…): 421 Misdirected Request, code "main_node_only",
+// and the main node's URL ([cluster] main_url) in "main_url".
+constexpr unsigned int kMainNodeOnlyStatus = 421;
+nlohmann::json main_node_only_body(const Config& config, const std::string& what);
 
 }  // namespace sabla::net

@@ -91,8 +91,7 @@ struct NetServer::Timer {
 
 // ------------------------------------------------------------------ life cycle
 
-NetServer::NetServer(const Config& config, store::Store& store, const Clock& clock)
-    : config_(config), store_(store), clock_(clock) {
+NetServer::NetServer(const Config& config, const Clock& clock) : config_(config), clock_(clock) {
   viewer_ring_ = std::make_unique<FanoutRing>(static_cast<size_t>(std::max(16, config.viewer_backlog)));
   overlay_ring_ = std::make_unique<FanoutRing>(256);
   auth_worker_ = std::make_unique<Worker>(64);
@@ -112,8 +111,12 @@ NetServer::~NetServer() {
   conns_.clear();
 }
 
-Status NetServer::start(moderation::Room* room) {
-  room_ = room;
+Status NetServer::start(Backend backend) {
+  if (!backend.inbound) return Status::error("internal", "the network front needs an Inbound");
+  inbound_ = backend.inbound;
+  room_ = backend.room;
+  store_ = backend.store;
+  broker_ = backend.broker;
   static_dir_ = config_.static_dir.empty() ? std::string(SABLA_DEFAULT_STATIC_DIR) : config_.static_dir;
   if (!std::filesystem::is_directory(static_dir_))
     return Status::error("config", "static directory not found: " + static_dir_);
@@ -132,6 +135,8 @@ Status NetServer::start(moderation::Room* room) {
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE * 0;
   if (config_.bind.find(':') == std::string::npos && !config_.bind.empty() && config_.bind != "0.0.0.0")
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  // Several processes on one port: the kernel spreads connections over them.
+  if (config_.cluster_share_port) info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
   info.timeout_secs = 10;  // slow headers (slowloris) are dropped
   info.retry_and_idle_policy = &kIdlePolicy;
   info.ka_time = kKeepaliveIdleS;
@@ -210,7 +215,8 @@ void NetServer::drain_posted() {
 }
 
 void NetServer::on_tick() {
-  room_->tick();
+  inbound_->tick();
+  if (broker_) broker_->tick();
   if (viewer_ring_dirty_) {
     viewer_ring_dirty_ = false;
     wake_all(kViewer);

@@ -35,6 +35,7 @@
 #include "config/config.h"
 #include "moderation/rate_limiter.h"
 #include "moderation/room.h"
+#include "net/broker_hook.h"
 #include "net/fanout_ring.h"
 #include "store/store.h"
 
@@ -46,11 +47,23 @@ namespace sabla::net {
 
 class NetServer final : public moderation::Outbound {
  public:
-  NetServer(const Config& config, store::Store& store, const Clock& clock);
+  // What a node puts behind the front. A main node (and the one embedded
+  // node) gives the Room, which is also its Inbound, and the store. An edge
+  // node gives neither: it serves the pages and the viewer and overlay
+  // sockets only, and answers studio, archive and API routes with an error
+  // naming the main node ([cluster] main_url).
+  struct Backend {
+    moderation::Inbound* inbound = nullptr;  // required
+    moderation::Room* room = nullptr;
+    store::Store* store = nullptr;
+    BrokerHook* broker = nullptr;  // cluster mode: the link to the other nodes
+  };
+
+  NetServer(const Config& config, const Clock& clock);
   ~NetServer() override;
 
   // Creates the lws context and binds (on the calling thread, before run()).
-  Status start(moderation::Room* room);
+  Status start(Backend backend);
   int port() const { return port_; }
   // Services the loop until stop(). The calling thread becomes the net thread.
   void run();
@@ -101,6 +114,9 @@ class NetServer final : public moderation::Outbound {
 
   // http_api.cpp
   void dispatch_api(lws* wsi, HttpTxn* txn);
+  // An edge node's answer to the routes only the main node serves.
+  void main_node_only(HttpTxn* txn);
+  nlohmann::json health_json(int* status);
   void archive_api(lws* wsi, HttpTxn* txn, const moderation::Actor& actor);
   void login(lws* wsi, HttpTxn* txn);
 
@@ -108,9 +124,11 @@ class NetServer final : public moderation::Outbound {
   std::string metrics_text();
 
   const Config& config_;
-  store::Store& store_;
   const Clock& clock_;
-  moderation::Room* room_ = nullptr;
+  moderation::Inbound* inbound_ = nullptr;
+  moderation::Room* room_ = nullptr;  // null on an edge node
+  store::Store* store_ = nullptr;     // null on an edge node
+  BrokerHook* broker_ = nullptr;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   int port_ = 0;
@@ -159,6 +177,7 @@ class NetServer final : public moderation::Outbound {
   std::unique_ptr<Worker> auth_worker_;
   std::unique_ptr<Worker> reader_worker_;  // archive queries: slow reads off the net thread
 
+  uint64_t conns_by_role_[4] = {0, 0, 0, 0};  // open WebSockets, by Role
   uint64_t frames_in_ = 0;
   uint64_t frames_out_ = 0;
   uint64_t culled_ = 0;

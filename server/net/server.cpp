@@ -39,6 +39,10 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
     *error = "libsodium failed to initialise";
     return nullptr;
   }
+  if (config.clustered()) {
+    *error = "cluster mode (--redis) is not in this build yet";
+    return nullptr;
+  }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   if (clock) impl->clock = clock;
@@ -51,7 +55,7 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
     return nullptr;
   }
   impl->store = std::move(*store);
-  impl->net = std::make_unique<net::NetServer>(impl->config, *impl->store, *impl->clock);
+  impl->net = std::make_unique<net::NetServer>(impl->config, *impl->clock);
   impl->room = std::make_unique<moderation::Room>(impl->config, *impl->store, *impl->clock, *impl->net);
 
   // First start: a producer account so the studio works straight away.
@@ -72,7 +76,11 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
     *error = "cannot load state: " + s.message();
     return nullptr;
   }
-  if (Status s = impl->net->start(impl->room.get()); !s) {
+  net::NetServer::Backend backend;
+  backend.inbound = impl->room.get();
+  backend.room = impl->room.get();
+  backend.store = impl->store.get();
+  if (Status s = impl->net->start(backend); !s) {
     *error = s.message();
     return nullptr;
   }

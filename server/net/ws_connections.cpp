@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -40,7 +41,11 @@ constexpr size_t kMaxDrainBytes = 1024 * 1024;
 
 void NetServer::send(ConnId id, std::string frame) {
   auto it = conns_.find(id);
-  if (it == conns_.end()) return;  // gone meanwhile: nothing to deliver
+  if (it == conns_.end()) {
+    // A viewer on another node (cluster main), or gone meanwhile: nothing to deliver.
+    if (broker_) broker_->send_remote(id, frame);
+    return;
+  }
   Conn* c = it->second;
   if (c->direct.size() >= kMaxDirectFrames) {
     close(id, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow");
@@ -52,6 +57,9 @@ void NetServer::send(ConnId id, std::string frame) {
 }
 
 void NetServer::publish(Audience audience, std::string frame) {
+  // The broker (cluster mode) carries viewer and overlay frames to the other
+  // nodes: once per publish, beside the ring, never per viewer.
+  if (broker_ && audience != Audience::studios) broker_->published(audience, frame);
   switch (audience) {
     case Audience::viewers:
       viewer_ring_->push(std::move(frame));
@@ -68,7 +76,9 @@ void NetServer::publish(Audience audience, std::string frame) {
 }
 
 void NetServer::flush(Audience audience) {
-  if (audience != Audience::viewers || !viewer_ring_dirty_) return;
+  if (audience != Audience::viewers) return;
+  if (broker_) broker_->flushed();
+  if (!viewer_ring_dirty_) return;
   viewer_ring_dirty_ = false;
   wake_all(kViewer);
 }
@@ -96,19 +106,20 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
       pss->conn = c;
       conns_[c->id] = c;
       if (role == kStudio) studio_conns_.insert(c->id);
+      conns_by_role_[role]++;
       ws_per_ip_[c->ip]++;
       if (role == kViewer) {
         c->ring_seq = viewer_ring_->end();
-        room_->viewer_connected(c->id, c->ip);
+        inbound_->viewer_connected(c->id, c->ip);
       } else if (role == kOverlay) {
         c->ring_seq = overlay_ring_->end();
-        room_->overlay_connected(c->id);
+        inbound_->overlay_connected(c->id);
       } else {
         auto a = upgrade_actor_.find(wsi);
         if (a == upgrade_actor_.end()) return -1;  // never authenticated: cannot happen past CONFIRM_UPGRADE
         Actor actor = a->second;
         upgrade_actor_.erase(a);
-        room_->studio_connected(c->id, actor);
+        inbound_->studio_connected(c->id, actor);
       }
       return 0;
     }
@@ -117,9 +128,10 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
       Conn* c = pss ? pss->conn : nullptr;
       if (!c) return 0;
       pss->conn = nullptr;
-      if (role == kViewer) room_->viewer_disconnected(c->id);
-      else if (role == kStudio) room_->studio_disconnected(c->id);
-      else room_->overlay_disconnected(c->id);
+      if (role == kViewer) inbound_->viewer_disconnected(c->id);
+      else if (role == kStudio) inbound_->studio_disconnected(c->id);
+      else inbound_->overlay_disconnected(c->id);
+      conns_by_role_[c->role]--;
       if (--ws_per_ip_[c->ip] <= 0) ws_per_ip_.erase(c->ip);
       conns_.erase(c->id);
       studio_conns_.erase(c->id);
@@ -173,7 +185,7 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
         c->parked.push_back(std::move(frame));
         return 0;
       }
-      Verdict v = role == kViewer ? room_->viewer_message(c->id, frame) : room_->studio_message(c->id, frame);
+      Verdict v = role == kViewer ? inbound_->viewer_message(c->id, frame) : inbound_->studio_message(c->id, frame);
       if (v == Verdict::busy) {
         c->parked.push_back(std::move(frame));
         parked_.push_back(c->id);
@@ -215,7 +227,7 @@ int NetServer::on_ws(lws* wsi, int role, int reason, void* user, void* in, size_
 void NetServer::retry_parked() {
   size_t rounds = parked_.size();
   while (rounds-- > 0 && !parked_.empty()) {
-    if (!store_.can_accept(4)) return;
+    if (!inbound_->can_accept()) return;
     ConnId id = parked_.front();
     parked_.pop_front();
     auto it = conns_.find(id);
@@ -223,7 +235,7 @@ void NetServer::retry_parked() {
     Conn* c = it->second;
     while (!c->parked.empty()) {
       std::string frame = c->parked.front();
-      Verdict v = c->role == kViewer ? room_->viewer_message(c->id, frame) : room_->studio_message(c->id, frame);
+      Verdict v = c->role == kViewer ? inbound_->viewer_message(c->id, frame) : inbound_->studio_message(c->id, frame);
       if (v == Verdict::busy) break;
       c->parked.pop_front();
     }
@@ -283,24 +295,24 @@ int NetServer::write_ws(lws* wsi, Conn* c) {
 }
 
 namespace {
-// 426 Upgrade Required plus the Sec-WebSocket-Version we speak (RFC 6455 4.4),
-// which lws_return_http_status() cannot add. Returns -1: the connection ends
-// after this answer.
-int refuse_version(lws* wsi) {
-  static const char body[] = "only WebSocket version 13 (RFC 6455) is supported\n";
-  unsigned char buf[LWS_PRE + 512];
-  unsigned char* start = buf + LWS_PRE;
+// An answer written by hand, for what lws_return_http_status() cannot do: 426
+// Upgrade Required with the Sec-WebSocket-Version we speak (RFC 6455 4.4),
+// and JSON bodies. Returns -1: the connection ends after this answer.
+int refuse_with(lws* wsi, unsigned int status, const std::string& content_type, const std::string& body,
+                bool version_header) {
+  std::vector<unsigned char> buf(LWS_PRE + 1024 + body.size());
+  unsigned char* start = buf.data() + LWS_PRE;
   unsigned char* p = start;
-  unsigned char* end = buf + sizeof(buf) - 1;
-  if (lws_add_http_header_status(wsi, 426, &p, end) ||
-      lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char*)"13", 2, &p, end) ||
-      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char*)"text/plain", 10, &p,
-                                   end) ||
+  unsigned char* end = buf.data() + buf.size() - 1;
+  if (lws_add_http_header_status(wsi, status, &p, end) ||
+      (version_header && lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char*)"13", 2, &p, end)) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char*)content_type.data(),
+                                   static_cast<int>(content_type.size()), &p, end) ||
       lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char*)"close", 5, &p, end) ||
-      lws_add_http_header_content_length(wsi, sizeof(body) - 1, &p, end) || lws_finalize_http_header(wsi, &p, end))
+      lws_add_http_header_content_length(wsi, body.size(), &p, end) || lws_finalize_http_header(wsi, &p, end))
     return -1;
-  std::memcpy(p, body, sizeof(body) - 1);
-  p += sizeof(body) - 1;
+  std::memcpy(p, body.data(), body.size());
+  p += body.size();
   lws_write(wsi, start, static_cast<size_t>(p - start), LWS_WRITE_HTTP_HEADERS);
   return -1;
 }
@@ -316,7 +328,8 @@ int NetServer::confirm_upgrade(lws* wsi) {
   // lws 4.1 would also upgrade the pre-RFC drafts (versions 7 and 8); RFC 6455
   // 4.2.2 wants 426 with the version we speak. A missing or malformed key would
   // make lws drop the connection without any answer; RFC 6455 4.2.1 wants a 400.
-  if (header(wsi, WSI_TOKEN_VERSION) != "13") return refuse_version(wsi);
+  if (header(wsi, WSI_TOKEN_VERSION) != "13")
+    return refuse_with(wsi, 426, "text/plain", "only WebSocket version 13 (RFC 6455) is supported\n", true);
   if (header(wsi, WSI_TOKEN_KEY).size() != 24)
     return refuse(HTTP_STATUS_BAD_REQUEST, "Sec-WebSocket-Key missing or malformed");
   std::string wanted = header(wsi, WSI_TOKEN_PROTOCOL);
@@ -334,6 +347,11 @@ int NetServer::confirm_upgrade(lws* wsi) {
   std::string ip = peer_ip(wsi);
   if (auto it = ws_per_ip_.find(ip); it != ws_per_ip_.end() && it->second >= config_.max_connections_per_ip)
     return refuse(429, "too many connections from your address");
+  if (role == kStudio && !room_) {
+    // An edge node: the studio lives on the main node only.
+    return refuse_with(wsi, kMainNodeOnlyStatus, "application/json",
+                       protocol::dump(main_node_only_body(config_, "the studio")) + "\n", false);
+  }
   if (role == kStudio) {
     bool via_cookie = false;
     auto actor = authenticate(wsi, &via_cookie);

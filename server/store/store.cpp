@@ -1130,6 +1130,13 @@ bool Store::save_auth_session(AuthSessionRow session, std::function<void(Status)
   });
 }
 
+bool Store::after_commit(std::function<void(Status)> done) {
+  return guard_submit([&] {
+    auto body = [](Db&) -> Status { return Status::ok(); };
+    return impl_->submit(make_op<Status>(false, std::move(body), std::move(done)));
+  });
+}
+
 bool Store::delete_auth_session(std::string token_hash, std::function<void(Status)> done) {
   return guard_submit([&] {
     auto body = [h = std::move(token_hash)](Db& db) -> Status {

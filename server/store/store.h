@@ -220,6 +220,10 @@ class Store {
   bool create_api_token(ApiTokenRow token, std::function<void(Result<ApiTokenRow>)> done);
   bool save_auth_session(AuthSessionRow session, std::function<void(Status)> done);
   bool delete_auth_session(std::string token_hash, std::function<void(Status)> done);
+  // Writes nothing: `done` runs once every operation queued before it has
+  // committed (or failed). The cluster main acknowledges a Redis entry with
+  // it only after what the entry caused is on disk.
+  bool after_commit(std::function<void(Status)> done);
 
   // ---- Reads (any thread; never block the writer) ----
   Result<LoadedState> load_state();

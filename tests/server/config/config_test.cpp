@@ -311,3 +311,56 @@ SCENARIO("sabla_environment returns the process's SABLA_* variables", "[config]"
   CHECK(env.at("SABLA_CONFIG_TEST_PROBE") == "a=b");  // only the first '=' separates
   for (const auto& [name, value] : env) CHECK_THAT(name, Catch::StartsWith("SABLA_"));
 }
+
+SCENARIO("the [cluster] table, its environment and its checks", "[config]") {
+  TempDir dir;
+  GIVEN("a file that makes an edge node") {
+    const std::string path = dir.write("edge.toml",
+                                       "[cluster]\n"
+                                       "redis = \"redis://:pw@10.0.0.5:6380/2\"\n"
+                                       "edge = true\n"
+                                       "main_url = \"https://main.example\"\n"
+                                       "node = \"edge-a\"\n"
+                                       "share_port = true\n");
+    sabla::Config c;
+    REQUIRE(sabla::load_config_file(path, c).is_ok());
+    THEN("every key lands and validates") {
+      CHECK(c.clustered());
+      CHECK(c.cluster_edge);
+      CHECK(c.cluster_main_url == "https://main.example");
+      CHECK(c.cluster_node == "edge-a");
+      CHECK(c.cluster_share_port);
+      CHECK(sabla::validate(c).is_ok());
+      auto a = sabla::parse_redis_url(c.cluster_redis);
+      REQUIRE(a.is_ok());
+      CHECK(a->host == "10.0.0.5");
+      CHECK(a->port == 6380);
+      CHECK(a->password == "pw");
+      CHECK(a->db == 2);
+    }
+  }
+  GIVEN("the environment") {
+    sabla::Config c;
+    REQUIRE(sabla::apply_environment({{"SABLA_REDIS", "redis://127.0.0.1"}, {"SABLA_EDGE", "1"}}, c).is_ok());
+    CHECK(c.cluster_redis == "redis://127.0.0.1");
+    CHECK(c.cluster_edge);
+    CHECK(sabla::parse_redis_url(c.cluster_redis)->port == 6379);
+  }
+  GIVEN("mistakes") {
+    sabla::Config edge_alone;
+    edge_alone.cluster_edge = true;
+    CHECK(sabla::validate(edge_alone).message().find("needs Redis") != std::string::npos);
+    sabla::Config bad_url;
+    bad_url.cluster_redis = "http://127.0.0.1:6379";
+    CHECK_FALSE(sabla::validate(bad_url).is_ok());
+    bad_url.cluster_redis = "redis://127.0.0.1:99999";
+    CHECK_FALSE(sabla::validate(bad_url).is_ok());
+    sabla::Config bad_main;
+    bad_main.cluster_redis = "redis://127.0.0.1";
+    bad_main.cluster_main_url = "main.example";
+    CHECK_FALSE(sabla::validate(bad_main).is_ok());
+    sabla::Config default_node;
+    CHECK(sabla::validate(default_node).is_ok());
+    CHECK_FALSE(default_node.clustered());  // no redis: the one embedded node, as always
+  }
+}

@@ -341,6 +341,38 @@ SCENARIO("writes are group-committed and acknowledged only after COMMIT", "[stor
   }
 }
 
+SCENARIO("after_commit completes once everything queued before it is on disk", "[store]") {
+  TempDir dir;
+  const std::string path = dir.db();
+  std::mutex m;
+  std::vector<std::string> events;  // GUARDED_BY(m)
+  int64_t rows_seen_by_barrier = -1;  // GUARDED_BY(m)
+  auto o = options_for(path, true);
+  o.max_batch_delay_ms = 5;
+  auto store = open_store(o);
+  const int64_t sid = create_session(*store, "live");
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(store->insert_comment(web_comment(sid, 1, "c" + std::to_string(i), "text"), std::nullopt,
+                                  [&](Result<InsertedComment> r) {
+                                    std::lock_guard lk(m);
+                                    events.push_back(r.is_ok() ? "insert" : "failed");
+                                  }));
+  }
+  REQUIRE(store->after_commit([&](Status s) {
+    // A separate connection must see every row queued before the barrier.
+    const int64_t rows = RawDb(path).integer("SELECT count(*) FROM comments").value_or(-2);
+    std::lock_guard lk(m);
+    rows_seen_by_barrier = rows;
+    events.push_back(s.is_ok() ? "barrier" : "barrier-failed");
+  }));
+  store->flush();
+  std::lock_guard lk(m);
+  REQUIRE(events.size() == 51);
+  CHECK(events.back() == "barrier");
+  CHECK(std::count(events.begin(), events.end(), "insert") == 50);
+  CHECK(rows_seen_by_barrier == 50);
+}
+
 SCENARIO("a failing operation rolls back alone while its batch commits", "[store]") {
   TempDir dir;
   GIVEN("a threaded store that waits long enough to batch everything submitted together") {
