@@ -138,6 +138,21 @@ void rollback(sqlite3* db) {
   if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+// PRAGMA foreign_key_check finds no violation (after a rebuild with the keys off).
+Status foreign_keys_hold(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &stmt, nullptr) != SQLITE_OK)
+    return Status::error("io", sqlite3_errmsg(db));
+  const int rc = sqlite3_step(stmt);
+  std::string table = rc == SQLITE_ROW && sqlite3_column_text(stmt, 0)
+                          ? reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))
+                          : "";
+  sqlite3_finalize(stmt);
+  if (rc == SQLITE_ROW) return Status::error("io", "foreign key violation in table " + table);
+  if (rc != SQLITE_DONE) return Status::error("io", sqlite3_errmsg(db));
+  return Status::ok();
+}
+
 Status too_new(int64_t found) {
   return Status::error("schema_too_new",
                        "database schema version " + std::to_string(found) +
@@ -187,6 +202,104 @@ ALTER TABLE sessions ADD COLUMN viewers_peak INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN retention_days INTEGER;
 )sql";
 
+// Version 5. From opinions to decisions: live polls, similar comments merged,
+// management's outcomes.
+//  - comments gain the status 'merged' (a near-duplicate folded into
+//    merged_into; merged_from is the status it had, which unmerge restores).
+//    A CHECK constraint cannot be changed in place, so the table is rebuilt
+//    (SQLite's 12-step procedure, foreign keys off; see Migration) keeping
+//    every id and the AUTOINCREMENT high-water mark.
+//  - polls: a session's polls; options as JSON [{"ar","en"}]; opened_at /
+//    closed_at are the first opening and the last closing (each change is
+//    also in moderation_events).
+//  - poll_votes: one ballot per viewer and poll (the last one counts),
+//    options as a JSON array of indexes, the voter's address for the per-IP cap.
+//  - outcomes: management's response to a comment, append-only (the newest
+//    row per comment is the current one; history is never overwritten).
+constexpr std::string_view kDecisions = R"sql(
+CREATE TEMP TABLE v5_sequence AS SELECT seq FROM sqlite_sequence WHERE name = 'comments';
+CREATE TABLE comments_v5 (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id       INTEGER NOT NULL REFERENCES sessions(id),
+  viewer_id        INTEGER,
+  display_name     TEXT    NOT NULL DEFAULT '',
+  text             TEXT    NOT NULL,
+  lang             TEXT    NOT NULL DEFAULT '',
+  direction        TEXT    NOT NULL DEFAULT 'ltr',
+  source           TEXT    NOT NULL DEFAULT 'web',
+  client_id        TEXT    NOT NULL DEFAULT '',
+  external_id      TEXT    NOT NULL DEFAULT '',
+  received_at_ms   INTEGER NOT NULL,
+  stream_offset_ms INTEGER,
+  status           TEXT    NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'approved', 'rejected', 'hidden', 'merged')),
+  votes            INTEGER NOT NULL DEFAULT 0,
+  merged_into      INTEGER,
+  merged_from      TEXT    NOT NULL DEFAULT ''
+);
+INSERT INTO comments_v5 (id, session_id, viewer_id, display_name, text, lang, direction, source, client_id,
+                         external_id, received_at_ms, stream_offset_ms, status, votes)
+  SELECT id, session_id, viewer_id, display_name, text, lang, direction, source, client_id,
+         external_id, received_at_ms, stream_offset_ms, status, votes FROM comments;
+DROP TABLE comments;
+ALTER TABLE comments_v5 RENAME TO comments;
+UPDATE sqlite_sequence SET seq = max(seq, (SELECT seq FROM temp.v5_sequence))
+  WHERE name = 'comments' AND EXISTS (SELECT 1 FROM temp.v5_sequence);
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'comments', seq FROM temp.v5_sequence
+  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'comments');
+DROP TABLE temp.v5_sequence;
+CREATE UNIQUE INDEX comments_viewer_client ON comments(viewer_id, client_id) WHERE client_id != '';
+CREATE UNIQUE INDEX comments_source_external ON comments(source, external_id) WHERE external_id != '';
+CREATE INDEX comments_session ON comments(session_id, id);
+CREATE INDEX comments_session_time ON comments (session_id, received_at_ms);
+CREATE INDEX comments_merged_into ON comments (merged_into) WHERE merged_into IS NOT NULL;
+
+CREATE TABLE polls (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id       INTEGER NOT NULL REFERENCES sessions(id),
+  question_ar      TEXT    NOT NULL DEFAULT '',
+  question_en      TEXT    NOT NULL DEFAULT '',
+  options          TEXT    NOT NULL,
+  multiple         INTEGER NOT NULL DEFAULT 0,
+  max_choices      INTEGER NOT NULL DEFAULT 1,
+  results          TEXT    NOT NULL DEFAULT 'live',
+  status           TEXT    NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'open', 'closed')),
+  created_by       TEXT    NOT NULL DEFAULT '',
+  created_at_ms    INTEGER NOT NULL,
+  opened_at_ms     INTEGER,
+  opened_offset_ms INTEGER,
+  closed_at_ms     INTEGER,
+  closed_offset_ms INTEGER
+);
+CREATE INDEX polls_session ON polls (session_id, id);
+
+CREATE TABLE poll_votes (
+  poll_id   INTEGER NOT NULL REFERENCES polls(id),
+  viewer_id INTEGER NOT NULL,
+  options   TEXT    NOT NULL,
+  ip        TEXT    NOT NULL DEFAULT '',
+  at_ms     INTEGER NOT NULL,
+  PRIMARY KEY (poll_id, viewer_id)
+) WITHOUT ROWID;
+
+CREATE TABLE outcomes (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  comment_id INTEGER NOT NULL REFERENCES comments(id),
+  session_id INTEGER NOT NULL,
+  status     TEXT    NOT NULL
+             CHECK (status IN ('received', 'studying', 'accepted', 'implemented', 'declined')),
+  note_ar    TEXT    NOT NULL DEFAULT '',
+  note_en    TEXT    NOT NULL DEFAULT '',
+  owner      TEXT    NOT NULL DEFAULT '',
+  due        TEXT    NOT NULL DEFAULT '',
+  actor      TEXT    NOT NULL DEFAULT '',
+  at_ms      INTEGER NOT NULL
+);
+CREATE INDEX outcomes_comment ON outcomes (comment_id, id);
+CREATE INDEX outcomes_session ON outcomes (session_id, id);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -195,16 +308,19 @@ const std::vector<Migration>& migrations() {
       {"0002_on_air_events", kOnAirEvents},
       {"0003_archive_indexes", kArchiveIndexes},
       {"0004_session_archive", kSessionArchive},
+      {"0005_decisions", kDecisions, true},
   };
   return list;
 }
 
-Result<int64_t> read_user_version(sqlite3* db) {
+Result<int64_t> read_user_version(sqlite3* db) { return pragma_int(db, "PRAGMA user_version"); }
+
+Result<int64_t> pragma_int(sqlite3* db, const char* pragma) {
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
+  int rc = sqlite3_prepare_v2(db, pragma, -1, &stmt, nullptr);
   if (rc != SQLITE_OK) return Status::error("io", sqlite3_errmsg(db));
   rc = sqlite3_step(stmt);
-  Result<int64_t> out = Status::error("io", "PRAGMA user_version returned no row");
+  Result<int64_t> out = Status::error("io", std::string(pragma) + " returned no row");
   if (rc == SQLITE_ROW) {
     out = static_cast<int64_t>(sqlite3_column_int64(stmt, 0));
   } else if (rc != SQLITE_DONE) {
@@ -213,6 +329,43 @@ Result<int64_t> read_user_version(sqlite3* db) {
   sqlite3_finalize(stmt);
   return out;
 }
+
+namespace {
+
+// Applies the migration at the database's version in one IMMEDIATE
+// transaction (ok and nothing done when another process got there first).
+Status apply_next(sqlite3* db, const std::vector<Migration>& list, int64_t target, bool check_foreign_keys) {
+  // IMMEDIATE takes the write lock before re-reading the version, so two
+  // processes opening the same new file cannot both apply a migration.
+  if (Status s = exec(db, "BEGIN IMMEDIATE"); !s) return s;
+  auto version = read_user_version(db);
+  if (!version) {
+    rollback(db);
+    return version.status();
+  }
+  if (*version >= target) {
+    rollback(db);
+    return Status::ok();
+  }
+  const Migration& m = list[static_cast<size_t>(*version)];
+  if (m.rebuilds_tables != check_foreign_keys) {
+    // Another process moved the version on since the caller chose the
+    // foreign-key setting: let it choose again.
+    rollback(db);
+    return Status::ok();
+  }
+  Status s = exec(db, std::string(m.sql));
+  if (s && check_foreign_keys) s = foreign_keys_hold(db);
+  if (s) s = exec(db, "PRAGMA user_version = " + std::to_string(*version + 1));
+  if (s) s = exec(db, "COMMIT");
+  if (!s) {
+    rollback(db);
+    return Status::error("io", "migration " + std::string(m.name) + " failed: " + s.message());
+  }
+  return Status::ok();
+}
+
+}  // namespace
 
 Status migrate(sqlite3* db) {
   const auto& list = migrations();
@@ -223,26 +376,21 @@ Status migrate(sqlite3* db) {
     if (*seen > target) return too_new(*seen);
     if (*seen == target) return Status::ok();
 
-    // IMMEDIATE takes the write lock before re-reading the version, so two
-    // processes opening the same new file cannot both apply a migration.
-    if (Status s = exec(db, "BEGIN IMMEDIATE"); !s) return s;
-    auto version = read_user_version(db);
-    if (!version) {
-      rollback(db);
-      return version.status();
+    // Foreign keys can only be switched outside a transaction; a rebuild
+    // needs them off (DROP TABLE would otherwise delete-cascade-check).
+    const bool rebuild = list[static_cast<size_t>(*seen)].rebuilds_tables;
+    bool keys_were_on = false;
+    if (rebuild) {
+      auto on = pragma_int(db, "PRAGMA foreign_keys");
+      if (!on) return on.status();
+      keys_were_on = *on != 0;
+      if (Status s = exec(db, "PRAGMA foreign_keys = OFF"); !s) return s;
     }
-    if (*version >= target) {
-      rollback(db);
-      continue;
+    Status s = apply_next(db, list, target, rebuild);
+    if (rebuild && keys_were_on) {
+      if (Status on = exec(db, "PRAGMA foreign_keys = ON"); !on && s) s = on;
     }
-    const Migration& m = list[static_cast<size_t>(*version)];
-    Status s = exec(db, std::string(m.sql));
-    if (s) s = exec(db, "PRAGMA user_version = " + std::to_string(*version + 1));
-    if (s) s = exec(db, "COMMIT");
-    if (!s) {
-      rollback(db);
-      return Status::error("io", "migration " + std::string(m.name) + " failed: " + s.message());
-    }
+    if (!s) return s;
   }
 }
 
