@@ -124,6 +124,14 @@ struct Snapshot {
   int64_t pts_ms = 0;    // running time of the frame
 };
 
+// The answer to a WHEP offer (Program::whep_offer).
+struct WhepAnswer {
+  int status = 500;   // 201 created, 400 unusable offer, 503 monitor full or off, 500 failed
+  std::string sdp;    // 201: the SDP answer, with this side's ICE candidates
+  std::string id;     // 201: the session, ended by whep_close(id)
+  std::string error;  // otherwise: why
+};
+
 class Listener {
  public:
   virtual ~Listener() = default;
