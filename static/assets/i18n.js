@@ -56,6 +56,11 @@ const STRINGS = {
     video_unsupported: 'لا يستطيع هذا المتصفح تشغيل البث.',
     viewers_watching: '{n} يشاهدون',
     unmute: 'تشغيل الصوت',
+    sync_video: 'متزامن مع الفيديو',
+    sync_live: 'فوري',
+    sync_video_hint: 'تظهر التعليقات حين يصل إليها الفيديو. اضغط لعرضها فور وصولها.',
+    sync_idle_hint: 'الفيديو لا يعمل الآن: تظهر التعليقات فور وصولها.',
+    sync_live_hint: 'تظهر التعليقات فور وصولها، قبل الفيديو. اضغط لمزامنتها مع الفيديو.',
     // studio
     login_title: 'تسجيل الدخول إلى الاستوديو',
     login_name: 'اسم المستخدم',
@@ -272,6 +277,11 @@ const STRINGS = {
     video_unsupported: 'This browser cannot play the broadcast.',
     viewers_watching: '{n} watching',
     unmute: 'Unmute',
+    sync_video: 'In sync with video',
+    sync_live: 'Live',
+    sync_video_hint: 'Comments appear when the video reaches them. Click to see them as they arrive.',
+    sync_idle_hint: 'The video is not playing: comments appear as they arrive.',
+    sync_live_hint: 'Comments appear as they arrive, ahead of the video. Click to keep them in step with the video.',
     // studio
     login_title: 'Sign in to the studio',
     login_name: 'User name',

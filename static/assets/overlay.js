@@ -7,7 +7,10 @@
 //
 // Query parameters (this page only): ?theme=default|light|dark replaces the
 // theme's colours with that preset's; ?position=bottom|top|side moves the
-// comment stack.
+// comment stack; ?sync=1 holds each change until the program's HLS picture
+// reaches it (its "pt"; a hidden muted player follows the stream, as a viewer
+// would) and &delay=MS waits that much longer, for a restream that adds its
+// own delay (assets/sync.js).
 //
 // Test hooks: #stage, #comments [data-id] (comments on air now; one leaving
 // the screen loses data-id while it fades), .comment-author, .comment-text,
@@ -16,6 +19,7 @@
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $ } from './dom.js';
 import { fillPoll } from './overlay-poll.js';
+import { PlayheadClock, ProgramSync } from './sync.js';
 
 const STAGE_W = 1920;
 const STAGE_H = 1080;
@@ -364,7 +368,13 @@ function render(state, version) {
 }
 
 function onMessage(msg) {
+  if (msg.type === 'stream') { followStream(msg); return; }
   if (msg.type !== 'overlay' || !msg.state || typeof msg.state !== 'object') return;
+  if (programSync) { programSync.push(msg, applyOverlay); return; }
+  applyOverlay(msg);
+}
+
+function applyOverlay(msg) {
   window.__sablaState = msg.state;
   render(msg.state, Number.isFinite(Number(msg.version)) ? Number(msg.version) : 0);
 }
@@ -376,6 +386,62 @@ const socket = new ReconnectingSocket({
   // What is on screen stays on screen while the connection is down.
   onState(s) { ui.stage.dataset.conn = s; },
 });
+
+// ---------- program time (?sync=1) ----------
+// A hidden, muted hls.js player follows the public stream; overlay changes
+// wait until its playhead reaches their pt (+ delay).
+
+const syncDelayMs = Math.max(0, Math.min(60_000, Number(params.get('delay')) || 0));
+const syncPlayer = { video: null, hls: null, src: null, retry: null };
+const programSync = params.get('sync') === '1' ? new ProgramSync({
+  clock: new PlayheadClock(null),
+  onState(s) { document.body.dataset.sync = s.active ? 'active' : 'idle'; document.body.dataset.held = String(s.held); },
+}) : null;
+if (programSync) programSync.delayMs = syncDelayMs;
+
+function followStream(msg) {
+  if (!programSync) return;
+  programSync.clock.setEpoch(msg.pt_epoch);
+  const src = typeof msg.hls === 'string' && msg.hls ? new URL(msg.hls, window.location.href).href : null;
+  if (src && src !== syncPlayer.src) startSyncPlayer(src);
+  programSync.pump();
+}
+
+function startSyncPlayer(src) {
+  syncPlayer.src = src;
+  if (!syncPlayer.video) {
+    const v = document.createElement('video');
+    v.muted = true;
+    v.playsInline = true;
+    v.className = 'sync-player';
+    v.setAttribute('aria-hidden', 'true');
+    document.body.append(v);
+    for (const ev of ['playing', 'pause', 'ended', 'emptied']) v.addEventListener(ev, () => programSync.pump());
+    syncPlayer.video = v;
+    programSync.clock.video = v;
+  }
+  const go = () => {
+    const Hls = window.Hls;
+    if (!Hls || !Hls.isSupported()) return;
+    if (syncPlayer.hls) syncPlayer.hls.destroy();
+    const hls = new Hls({ enableWorker: false, liveSyncDurationCount: 3, liveMaxLatencyDurationCount: 8, maxLiveSyncPlaybackRate: 1.1 });
+    syncPlayer.hls = hls;
+    programSync.clock.attachHls(hls, Hls);
+    hls.on(Hls.Events.MANIFEST_PARSED, () => { syncPlayer.video.play().catch(() => {}); });
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data || !data.fatal) return;
+      clearTimeout(syncPlayer.retry);
+      syncPlayer.retry = setTimeout(go, 3000); // the playlist is not there yet, or the stream restarted
+    });
+    hls.loadSource(src);
+    hls.attachMedia(syncPlayer.video);
+  };
+  if (window.Hls) { go(); return; }
+  const script = document.createElement('script');
+  script.src = '/vendor/hls.min.js';
+  script.addEventListener('load', go);
+  document.head.append(script);
+}
 
 applyTheme(effectiveTheme(null));
 socket.start();

@@ -4,6 +4,7 @@
 import { t, initI18n, onLangChange, fmtTime, fmtNumber, sessionTitle, storageGet, storageSet } from './i18n.js';
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $, dirOf, codePointLength, newClientId } from './dom.js';
+import { PlayheadClock, ProgramSync, bindSyncSwitch } from './sync.js';
 
 const KEY = {
   token: 'sabla.viewer.token',
@@ -32,6 +33,7 @@ const ui = {
   notice: $('#notice'),
   feed: $('#feed'),
   feedEmpty: $('#feed-empty'),
+  syncToggle: $('#sync-toggle'),
 };
 
 const state = {
@@ -117,7 +119,16 @@ function flushOutbox() {
   if (state.outbox.length) showStatus('info', 'sending');
 }
 
+// Pushed items that happen at a moment of the program wait for the player to
+// reach it (sync.js); replies to this viewer and counters never wait.
+const SYNCED_TYPES = new Set(['comment', 'retract', 'votes', 'session', 'overlay']);
+
 function onMessage(msg) {
+  if (SYNCED_TYPES.has(msg.type)) { sync.push(msg, handleMessage); return; }
+  handleMessage(msg);
+}
+
+function handleMessage(msg) {
   switch (msg.type) {
     case 'welcome': onWelcome(msg); break;
     case 'comment': if (msg.comment) upsertComment(msg.comment); break;
@@ -236,6 +247,11 @@ const VIDEO = {
   loadingMs: 30000, // no picture this long after starting: start over
 };
 
+// Program time at the playhead, and the queue that holds pushed items until
+// the picture reaches them (static/assets/sync.js).
+const clock = new PlayheadClock(ui.player);
+const sync = new ProgramSync({ clock });
+
 const player = {
   known: false, // the server told us about a stream (video on)
   src: null, // playlist URL
@@ -259,6 +275,7 @@ function hlsLib() {
 }
 
 function setStream(stream) {
+  if (stream && typeof stream === 'object' && 'pt_epoch' in stream) clock.setEpoch(stream.pt_epoch);
   const src = stream && typeof stream === 'object' && typeof stream.hls === 'string' && stream.hls ? stream.hls : null;
   if (!src) {
     player.known = false;
@@ -280,6 +297,7 @@ function setStream(stream) {
 }
 
 function onStream(msg) {
+  if ('pt_epoch' in msg) { clock.setEpoch(msg.pt_epoch); sync.pump(); }
   if (typeof msg.hls === 'string' && msg.hls) { setStream({ hls: msg.hls, live: msg.live }); return; }
   if (!player.known) return;
   player.live = !!msg.live;
@@ -315,6 +333,7 @@ function stopPlayer() {
     try { ui.player.load(); } catch { /* nothing loaded */ }
   }
   player.engine = null;
+  clock.detach();
   delete ui.video.dataset.engine;
   delete ui.video.dataset.manifest;
 }
@@ -340,6 +359,7 @@ function startPlayer() {
       backBufferLength: 30,
     });
     player.hls = hls;
+    clock.attachHls(hls, Hls);
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       if (player.hls !== hls) return;
       ui.video.dataset.manifest = 'parsed';
@@ -416,6 +436,8 @@ ui.player.addEventListener('error', () => {
   scheduleRetry(`media/${ui.player.error.code}`);
 });
 ui.player.addEventListener('volumechange', renderUnmute);
+// Held items go out at once when the picture stops, and wait again when it moves.
+for (const ev of ['playing', 'pause', 'ended', 'emptied', 'seeked']) ui.player.addEventListener(ev, () => sync.pump());
 
 ui.unmute.addEventListener('click', () => {
   ui.player.muted = false;
@@ -691,6 +713,7 @@ setInterval(() => {
 // ---------- language ----------
 
 function rerenderAll() {
+  renderSync();
   renderConn();
   renderSession();
   renderVideoMessage();
@@ -711,6 +734,7 @@ function rerenderAll() {
 }
 
 initI18n();
+const renderSync = bindSyncSwitch(ui.syncToggle, sync, { t, storageGet, storageSet });
 onLangChange(rerenderAll);
 rerenderAll();
 renderFeedEmpty();
