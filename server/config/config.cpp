@@ -194,7 +194,8 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
        {{"default_title_ar", string_into(c.default_title_ar)},
         {"default_title_en", string_into(c.default_title_en)},
         {"auth_session_hours", int64_into(c.auth_session_hours)},
-        {"protected_names", string_list_into(c.protected_names)}}},
+        {"protected_names", string_list_into(c.protected_names)},
+        {"default_language", string_into(c.default_language)}}},
   };
 }
 
@@ -430,6 +431,7 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
          config.protected_names = split_list(value);
          return Status::ok();
        }},
+      {"SABLA_DEFAULT_LANGUAGE", env_string(config.default_language)},
       {"SABLA_TLS_CERT", env_string(config.tls_cert)},
       {"SABLA_TLS_KEY", env_string(config.tls_key)},
       {"SABLA_LOG_LEVEL", env_string(config.log_level)},
@@ -568,6 +570,8 @@ Status validate(const Config& c) {
   for (const auto& url : c.restream_urls)
     if (url.rfind("rtmp://", 0) != 0 && url.rfind("rtmps://", 0) != 0)
       return config_error("restream urls must start with rtmp:// or rtmps://");
+  if (c.default_language != "ar" && c.default_language != "en")
+    return config_error("default_language must be \"ar\" or \"en\" (got \"" + c.default_language + "\")");
   // Every name is compared with every new display name: a short list.
   if (c.protected_names.size() > 100) return config_error("protected_names holds at most 100 names");
   if (Status s = validate_cluster(c); !s) return s;

@@ -66,6 +66,9 @@ struct Config {
   // studio accounts, the speaker on the lower third and the staff words of
   // server/moderation/names.cpp. SABLA_PROTECTED_NAMES (comma separated).
   std::vector<std::string> protected_names;
+  // The pages' language until a visitor picks one (remembered in their
+  // browser): "ar" or "en", whatever the browser's own language.
+  std::string default_language = "ar";  // SABLA_DEFAULT_LANGUAGE
 
   // [cluster] — several nodes over Redis (docs/cluster.md). Without redis
   // the server is the one embedded node, as always.

@@ -301,6 +301,14 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
   else if (path == "/overlay" || path == "/overlay/") file = "overlay.html";
   else if (path == "/archive" || path == "/archive/") file = "archive.html";
   else if (path == "/report" || path == "/report.html") file = "report.html";
+  else if (path == "/site.js") {
+    // What the pages need from the configuration before they render
+    // (static/assets/i18n.js imports it). default_language is "ar" or "en"
+    // (validated), so it is safe to write into the script as it is.
+    respond(txn, 200, "text/javascript; charset=utf-8",
+            "export const defaultLanguage = '" + config_.default_language + "';\n");
+    return 0;
+  }
   else if (path.rfind("/assets/", 0) == 0 && safe_relative_path(path.substr(1))) file = path.substr(1);
   // Front-end packages come from npm (scripts/setup), never from the repository.
   else if (path == "/vendor/hls.min.js") file = "node_modules/hls.js/dist/hls.min.js";

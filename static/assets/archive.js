@@ -14,8 +14,11 @@
 //   GET /api/v1/archive/sessions/{id}/top?limit=N
 //   GET /api/v1/sessions/{id}/export?format=F   (downloads)
 // All user text goes through textContent; no inline scripts or styles.
-import { t, initI18n, onLangChange, getLang, fmtNumber, sessionTitle } from './i18n.js';
+import { t, tn, addStrings, onLangChange, getLang, fmtNumber, sessionTitle, sourceLabel } from './i18n.js';
 import { el, $, dirOf } from './dom.js';
+import { api, errorCode, initShell, setupLogin as setupShellLogin } from './shell.js';
+
+export { api, errorCode, sourceLabel };
 
 // ---------- strings ----------
 
@@ -28,7 +31,7 @@ const STRINGS = {
     err_load: 'تعذّر تحميل البيانات ({code}).',
     loading: 'جارٍ التحميل…',
     sessions_title: 'الجلسات',
-    sessions_count: '{n} جلسة',
+    sessions_count: { zero: 'لا جلسات', one: 'جلسة واحدة', two: 'جلستان', few: '{n} جلسات', many: '{n} جلسة', other: '{n} جلسة' },
     sessions_empty: 'لا توجد جلسات بعد.',
     col_title: 'الجلسة',
     col_date: 'التاريخ',
@@ -51,9 +54,11 @@ const STRINGS = {
     fig_peak: 'ذروة المشاهدين',
     fig_duration: 'مدة البث',
     retention_forever: 'تُحفظ دائمًا',
-    retention_days: 'تُحفظ {n} يومًا بعد انتهائها',
-    recordings_one: 'ملف واحد',
-    recordings_n: '{n} ملفات',
+    retention_days: {
+      one: 'تُحفظ يومًا واحدًا بعد انتهائها', two: 'تُحفظ يومين بعد انتهائها', few: 'تُحفظ {n} أيام بعد انتهائها',
+      many: 'تُحفظ {n} يومًا بعد انتهائها', other: 'تُحفظ {n} يوم بعد انتهائها',
+    },
+    recordings_n: { one: 'ملف واحد', two: 'ملفان', few: '{n} ملفات', many: '{n} ملفًا', other: '{n} ملف' },
     recordings_title: 'ملفات التسجيل',
     chart_title: 'التعليقات في كل دقيقة',
     chart_aria: 'رسم بياني للتعليقات في كل دقيقة من الجلسة، مع فترات العرض على الشاشة',
@@ -75,8 +80,11 @@ const STRINGS = {
     filter_source_ph: 'web، youtube…',
     filter_author: 'الكاتب',
     search_submit: 'بحث',
-    search_count: '{n} نتيجة',
-    search_count_more: 'أول {n} نتيجة — توجد نتائج أخرى',
+    search_count: { zero: 'لا نتائج', one: 'نتيجة واحدة', two: 'نتيجتان', few: '{n} نتائج', many: '{n} نتيجة', other: '{n} نتيجة' },
+    search_count_more: {
+      one: 'أول نتيجة — توجد نتائج أخرى', two: 'أول نتيجتين — توجد نتائج أخرى', few: 'أول {n} نتائج — توجد نتائج أخرى',
+      many: 'أول {n} نتيجة — توجد نتائج أخرى', other: 'أول {n} نتيجة — توجد نتائج أخرى',
+    },
     search_empty: 'لا توجد تعليقات مطابقة.',
     search_partial: 'توقف البحث مبكرًا لكِبَر الجلسة؛ ضيّق البحث لنتائج أدق.',
     load_more: 'عرض المزيد',
@@ -85,7 +93,7 @@ const STRINGS = {
     st_rejected: 'مرفوض',
     st_hidden: 'مخفي',
     aired_badge: 'عُرض على الشاشة',
-    votes_label: '{n} تأييد',
+    votes_label: { zero: 'بلا أصوات', one: 'صوت واحد', two: 'صوتان', few: '{n} أصوات', many: '{n} صوتًا', other: '{n} صوت' },
     top_title: 'الأكثر تأييدًا',
     top_empty: 'لا توجد تعليقات.',
     exports_title: 'تصدير السجل',
@@ -98,7 +106,6 @@ const STRINGS = {
     export_audit: 'سجل التدقيق المتسلسل',
     report_open: 'تقرير القرار للطباعة',
     offset_label: 'عند {offset}',
-    source_web: 'الموقع',
     // report
     report_facts: 'بيانات الجلسة',
     report_figures: 'الأرقام',
@@ -141,7 +148,7 @@ const STRINGS = {
     err_load: 'Could not load the data ({code}).',
     loading: 'Loading…',
     sessions_title: 'Sessions',
-    sessions_count: '{n} sessions',
+    sessions_count: { one: '1 session', other: '{n} sessions' },
     sessions_empty: 'No sessions yet.',
     col_title: 'Session',
     col_date: 'Date',
@@ -164,9 +171,8 @@ const STRINGS = {
     fig_peak: 'Peak viewers',
     fig_duration: 'Broadcast time',
     retention_forever: 'Kept forever',
-    retention_days: 'Kept {n} days after it ended',
-    recordings_one: '1 file',
-    recordings_n: '{n} files',
+    retention_days: { one: 'Kept 1 day after it ended', other: 'Kept {n} days after it ended' },
+    recordings_n: { one: '1 file', other: '{n} files' },
     recordings_title: 'Recording files',
     chart_title: 'Comments per minute',
     chart_aria: 'Chart of comments per minute of the session, with on-air periods',
@@ -188,8 +194,8 @@ const STRINGS = {
     filter_source_ph: 'web, youtube…',
     filter_author: 'Author',
     search_submit: 'Search',
-    search_count: '{n} results',
-    search_count_more: 'First {n} results — there are more',
+    search_count: { one: '1 result', other: '{n} results' },
+    search_count_more: { one: 'First result — there are more', other: 'First {n} results — there are more' },
     search_empty: 'No matching comments.',
     search_partial: 'The search stopped early on this large session; narrow it down for complete results.',
     load_more: 'Show more',
@@ -198,7 +204,7 @@ const STRINGS = {
     st_rejected: 'Rejected',
     st_hidden: 'Hidden',
     aired_badge: 'Aired',
-    votes_label: '{n} votes',
+    votes_label: { one: '1 vote', other: '{n} votes' },
     top_title: 'Top comments by votes',
     top_empty: 'No comments.',
     exports_title: 'Export the record',
@@ -211,7 +217,6 @@ const STRINGS = {
     export_audit: 'Hash-chained audit log',
     report_open: 'Printable decision report',
     offset_label: 'at {offset}',
-    source_web: 'website',
     report_facts: 'Session facts',
     report_figures: 'Figures',
     report_chart: 'Comment activity',
@@ -247,23 +252,19 @@ const STRINGS = {
   },
 };
 
-// This module's strings, then the shared ones (i18n.js).
-export function tr(key, vars) {
-  const table = STRINGS[getLang()] || STRINGS.ar;
-  let s = table[key];
-  if (s === undefined) s = STRINGS.en[key];
-  if (s === undefined) return t(key, vars);
-  if (vars) s = s.replace(/\{(\w+)\}/g, (m, name) => (vars[name] !== undefined && vars[name] !== null ? String(vars[name]) : m));
-  return s;
-}
+addStrings(STRINGS);
+
+// The archive's strings live in the shared table (addStrings above); `tr`
+// and `data-t` stay as this module's names for them.
+export const tr = t;
 
 // data-t="key" -> textContent; data-t-attr="placeholder:key;aria-label:key2".
 export function applyTr(root = document) {
-  for (const node of root.querySelectorAll('[data-t]')) node.textContent = tr(node.dataset.t);
+  for (const node of root.querySelectorAll('[data-t]')) node.textContent = t(node.dataset.t);
   for (const node of root.querySelectorAll('[data-t-attr]')) {
     for (const pair of node.dataset.tAttr.split(';')) {
-      const [attr, key] = pair.split(':').map((s) => s.trim());
-      if (attr && key) node.setAttribute(attr, tr(key));
+      const [attr, key] = pair.split(':').map((x) => x.trim());
+      if (attr && key) node.setAttribute(attr, t(key));
     }
   }
 }
@@ -316,25 +317,8 @@ export function fmtBytes(n) {
   return `${fmtNumber(i ? Math.round(v * 10) / 10 : v)} ${units[i]}`;
 }
 
-export function sourceLabel(source) { return source === 'web' ? tr('source_web') : (source || ''); }
 
 // ---------- API and login ----------
-
-export async function api(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, init);
-  let data = null;
-  try { data = await res.json(); } catch { data = null; }
-  return { status: res.status, ok: res.ok, data };
-}
-
-export function errorCode(res) {
-  return (res && res.data && res.data.error && res.data.error.code) || (res && res.status) || 'network';
-}
 
 export const ARCHIVE_ROLES = ['archivist', 'producer'];
 export const EXPORT_FORMATS = ['csv', 'json', 'ndjson', 'vtt', 'srt', 'chat-vtt', 'audit'];
@@ -343,78 +327,10 @@ export function exportUrl(id, format) {
   return `/api/v1/sessions/${encodeURIComponent(id)}/export?format=${encodeURIComponent(format)}`;
 }
 
-// Wires the login form (#login-form, #login-name, #login-password,
-// #login-submit, #login-error inside #login) and the #logout / #me header
-// items. Calls onReady(me) once logged in (at once if the cookie is valid).
+// The sign-in form and header items (shell.js), as the archive and report
+// pages call it: onReady(me) once signed in, onLoggedOut() when signed out.
 export function setupLogin(onReady, onLoggedOut) {
-  const ui = {
-    login: $('#login'), form: $('#login-form'), name: $('#login-name'), password: $('#login-password'),
-    submit: $('#login-submit'), error: $('#login-error'), logout: $('#logout'), me: $('#me'),
-  };
-  let me = null;
-  const setError = (key, vars) => {
-    ui.login.dataset.errorKey = key || '';
-    ui.error.hidden = !key;
-    ui.error.textContent = key ? tr(key, vars) : '';
-  };
-  const renderMe = () => {
-    if (!me) { ui.me.hidden = true; return; }
-    const role = me.role ? t(`role_${me.role}`) : '';
-    ui.me.hidden = false;
-    ui.me.replaceChildren(el('bdi', { text: me.name || '' }), role ? ` (${role})` : '');
-  };
-  const show = (who) => {
-    me = who;
-    ui.login.hidden = true;
-    ui.logout.hidden = false;
-    renderMe();
-    onReady(me);
-  };
-  const showLogin = (key = null) => {
-    me = null;
-    ui.login.hidden = false;
-    ui.logout.hidden = true;
-    renderMe();
-    setError(key);
-    if (onLoggedOut) onLoggedOut();
-    (ui.name.value ? ui.password : ui.name).focus();
-  };
-  ui.form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const name = ui.name.value.trim();
-    const password = ui.password.value;
-    if (!name || !password) { setError('login_bad'); return; }
-    ui.submit.disabled = true;
-    setError(null);
-    try {
-      const res = await api('POST', '/api/v1/login', { name, password });
-      if (res.status === 200) {
-        ui.password.value = '';
-        show(res.data || { name, role: '' });
-      } else if (res.status === 401) setError('login_bad');
-      else if (res.status === 429) setError('login_throttled');
-      else setError('login_failed', { code: errorCode(res) });
-    } catch {
-      setError('login_failed', { code: 'network' });
-    } finally {
-      ui.submit.disabled = false;
-    }
-  });
-  ui.logout.addEventListener('click', async () => {
-    ui.logout.disabled = true;
-    try { await api('POST', '/api/v1/logout'); } catch { /* logged out locally anyway */ }
-    ui.logout.disabled = false;
-    showLogin();
-  });
-  onLangChange(renderMe);
-  (async () => {
-    try {
-      const res = await api('GET', '/api/v1/me');
-      if (res.status === 200 && res.data) { show(res.data); return; }
-    } catch { /* fall through to the form */ }
-    showLogin();
-  })();
-  return { expired: () => showLogin('login_expired'), me: () => me };
+  return setupShellLogin({ onReady, onLoggedOut });
 }
 
 // ---------- chart ----------
@@ -620,7 +536,7 @@ function startArchivePage() {
 
   function renderSessions() {
     ui.sessionsEmpty.hidden = state.sessions.length > 0;
-    ui.sessionsCount.textContent = state.sessions.length ? tr('sessions_count', { n: fmtNumber(state.sessions.length) }) : '';
+    ui.sessionsCount.textContent = state.sessions.length ? tn('sessions_count', state.sessions.length) : '';
     const rows = state.sessions.map((s) => {
       const title = sessionTitle(s) || tr('report_session_no', { id: s.id });
       const pick = el('button', { type: 'button', class: 'session-pick', dataset: { id: s.id } },
@@ -638,7 +554,7 @@ function startArchivePage() {
       el('td', { class: 'num', text: fmtNumber(s.received || 0) }),
       el('td', { class: 'num', text: fmtNumber(s.approved || 0) }),
       el('td', { class: 'num', text: fmtNumber(s.aired || 0) }),
-      el('td', { class: 'num', text: recs ? tr(recs === 1 ? 'recordings_one' : 'recordings_n', { n: fmtNumber(recs) }) : tr('none') }));
+      el('td', { class: 'num', text: recs ? tn('recordings_n', recs) : tr('none') }));
     });
     ui.sessionsBody.replaceChildren(...rows);
   }
@@ -691,7 +607,7 @@ function startArchivePage() {
     ui.facts.replaceChildren(
       el('span', { text: fmtDateTime(s.live_at_ms ?? s.created_at_ms) }),
       el('span', { text: s.retention_days === null || s.retention_days === undefined
-        ? tr('retention_forever') : tr('retention_days', { n: fmtNumber(s.retention_days) }) }));
+        ? tr('retention_forever') : tn('retention_days', s.retention_days) }));
     ui.figures.replaceChildren(
       figure('fig_received', fmtNumber(s.received || 0), 'received'),
       figure('fig_approved', fmtNumber(s.approved || 0), 'approved'),
@@ -732,7 +648,7 @@ function startArchivePage() {
       c.source && c.source !== 'web' ? el('span', { class: 'source', text: sourceLabel(c.source) }) : null,
       el('span', { class: `status-pill st-${c.status}`, text: statusLabel(c.status) }),
       c.aired ? el('span', { class: 'aired-pill', text: tr('aired_badge') }) : null,
-      el('span', { class: 'votes', text: tr('votes_label', { n: fmtNumber(c.votes || 0) }) }));
+      el('span', { class: 'votes', text: tn('votes_label', c.votes || 0) }));
     return el('li', { class: 'comment', dataset: { id: c.id, status: c.status } },
       meta, el('p', { class: 'comment-text', dir: dirOf(c.dir), lang: c.lang || null, text: c.text }));
   }
@@ -787,7 +703,7 @@ function startArchivePage() {
   function renderSearchInfo() {
     const n = state.search.items.length;
     const info = n === 0 ? tr('search_empty')
-      : tr(state.search.more ? 'search_count_more' : 'search_count', { n: fmtNumber(n) });
+      : tn(state.search.more ? 'search_count_more' : 'search_count', n);
     ui.resultsInfo.textContent = state.search.partial ? `${info} ${tr('search_partial')}` : info;
     ui.resultsInfo.dataset.count = String(n);
     ui.more.hidden = !state.search.more;
@@ -845,6 +761,6 @@ function startArchivePage() {
 }
 
 if (document.body && document.body.classList.contains('page-archive')) {
-  initI18n();
+  initShell();
   startArchivePage();
 }

@@ -1,9 +1,17 @@
 // Sabla UI strings (Arabic and English) and the language switch.
-// The language is taken from localStorage ("sabla.lang"), else from the
-// browser's preferred languages, else Arabic. <html lang dir> follows it.
+// The language is the one the user chose on this browser (localStorage
+// "sabla.lang"), else the server's `[session] default_language` (served as
+// /site.js), else Arabic — never the browser's own language: the audience
+// is Arabic-speaking whatever their device is set to. <html lang dir>
+// follows it.
 // Static markup is translated through data attributes:
 //   data-i18n="key"                      -> textContent
 //   data-i18n-attr="placeholder:key;title:key2;aria-label:key3"
+// A page module adds its own strings with addStrings({ar:{…}, en:{…}}).
+// Counts go through tn(key, n): the entry is then an object of plural
+// forms (zero, one, two, few, many, other) chosen by Intl.PluralRules;
+// Arabic uses all six ("شخص واحد", "شخصان", "5 أشخاص", "11 شخصًا").
+import { defaultLanguage } from '/site.js';
 
 const STRINGS = {
   ar: {
@@ -24,7 +32,13 @@ const STRINGS = {
     comment_label: 'تعليقك أو سؤالك',
     comment_placeholder: 'اكتب تعليقك هنا…',
     send: 'إرسال',
-    send_hint: 'Ctrl+Enter للإرسال',
+    send_hint: 'Enter للإرسال · Shift+Enter لسطر جديد',
+    mine_title: 'تعليقاتك',
+    mine_pending: 'بانتظار المراجعة',
+    mine_approved: 'منشور',
+    mine_on_air: 'على الشاشة الآن',
+    mine_rejected: 'لم يُنشر',
+    mine_sending: 'جارٍ الإرسال',
     counter: '{n} / {max}',
     sending: 'جارٍ الإرسال…',
     queued_offline: 'لا يوجد اتصال — سيُرسل تعليقك عند عودة الاتصال.',
@@ -54,7 +68,10 @@ const STRINGS = {
     video_loading: 'جارٍ تحميل البث…',
     video_retry: 'البث غير متاح الآن — إعادة المحاولة خلال {s} ث',
     video_unsupported: 'لا يستطيع هذا المتصفح تشغيل البث.',
-    viewers_watching: '{n} يشاهدون',
+    viewers_watching: {
+      zero: 'لا أحد يشاهد الآن', one: 'يشاهد الآن شخص واحد', two: 'يشاهد الآن شخصان',
+      few: 'يشاهد الآن {n} أشخاص', many: 'يشاهد الآن {n} شخصًا', other: 'يشاهد الآن {n} شخص',
+    },
     unmute: 'تشغيل الصوت',
     sync_video: 'متزامن مع الفيديو',
     sync_live: 'فوري',
@@ -133,7 +150,10 @@ const STRINGS = {
     past_edit: 'عُدّل',
     // on air
     onair_title: 'على الهواء',
-    onair_count: '{n} على الشاشة',
+    onair_count: {
+      one: 'تعليق واحد على الشاشة', two: 'تعليقان على الشاشة', few: '{n} تعليقات على الشاشة',
+      many: '{n} تعليقًا على الشاشة', other: '{n} تعليق على الشاشة',
+    },
     onair_count_none: 'الشاشة خالية',
     onair_clear: 'إخلاء الشاشة',
     onair_preview: 'معاينة الشاشة كما تظهر في البث',
@@ -225,7 +245,19 @@ const STRINGS = {
     bc_rs_reconnecting: 'يعيد الاتصال…',
     bc_rs_failed: 'فشل',
     bc_reconnects: 'إعادات الاتصال: {n}',
-    bc_restarts: 'أُعيد بناء البث {n} مرة بعد أخطاء',
+    bc_restarts: {
+      one: 'أُعيد بناء البث مرة واحدة بعد خطأ', two: 'أُعيد بناء البث مرتين بعد أخطاء',
+      few: 'أُعيد بناء البث {n} مرات بعد أخطاء', many: 'أُعيد بناء البث {n} مرة بعد أخطاء', other: 'أُعيد بناء البث {n} مرة بعد أخطاء',
+    },
+    // where a comment came from (sourceLabel); other bridges show their own name
+    source_web: 'الموقع',
+    source_youtube: 'يوتيوب',
+    source_facebook: 'فيسبوك',
+    source_x: 'إكس',
+    source_twitter: 'إكس',
+    source_instagram: 'إنستغرام',
+    source_tiktok: 'تيك توك',
+    source_whatsapp: 'واتساب',
   },
   en: {
     app_name: 'Sabla',
@@ -245,7 +277,13 @@ const STRINGS = {
     comment_label: 'Your comment or question',
     comment_placeholder: 'Write your comment here…',
     send: 'Send',
-    send_hint: 'Ctrl+Enter to send',
+    send_hint: 'Enter sends · Shift+Enter adds a line',
+    mine_title: 'Your comments',
+    mine_pending: 'Waiting for review',
+    mine_approved: 'Published',
+    mine_on_air: 'On air now',
+    mine_rejected: 'Not published',
+    mine_sending: 'Sending',
     counter: '{n} / {max}',
     sending: 'Sending…',
     queued_offline: 'Not connected — your comment will be sent when the connection is back.',
@@ -275,7 +313,7 @@ const STRINGS = {
     video_loading: 'Loading the broadcast…',
     video_retry: 'The broadcast is unavailable — retrying in {s} s',
     video_unsupported: 'This browser cannot play the broadcast.',
-    viewers_watching: '{n} watching',
+    viewers_watching: { one: '{n} person watching', other: '{n} people watching' },
     unmute: 'Unmute',
     sync_video: 'In sync with video',
     sync_live: 'Live',
@@ -354,7 +392,7 @@ const STRINGS = {
     past_edit: 'edited',
     // on air
     onair_title: 'On air',
-    onair_count: '{n} on screen',
+    onair_count: { one: '1 comment on screen', other: '{n} comments on screen' },
     onair_count_none: 'Screen clear',
     onair_clear: 'Clear screen',
     onair_preview: 'Preview of the screen as broadcast',
@@ -446,7 +484,15 @@ const STRINGS = {
     bc_rs_reconnecting: 'Reconnecting…',
     bc_rs_failed: 'Failed',
     bc_reconnects: 'Reconnects: {n}',
-    bc_restarts: 'rebuilt {n}× after errors',
+    bc_restarts: { one: 'rebuilt once after an error', other: 'rebuilt {n} times after errors' },
+    source_web: 'website',
+    source_youtube: 'YouTube',
+    source_facebook: 'Facebook',
+    source_x: 'X',
+    source_twitter: 'X',
+    source_instagram: 'Instagram',
+    source_tiktok: 'TikTok',
+    source_whatsapp: 'WhatsApp',
   },
 };
 
@@ -465,28 +511,57 @@ export function storageSet(key, value) {
   } catch { /* storage unavailable (private mode, quota): keep going */ }
 }
 
+// Merges a page's strings into the shared tables (later keys win).
+export function addStrings(tables) {
+  for (const lang of LANGS) Object.assign(STRINGS[lang], (tables && tables[lang]) || {});
+}
+
 function detectLanguage() {
   const saved = storageGet(STORAGE_KEY);
   if (LANGS.includes(saved)) return saved;
-  const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ''];
-  for (const p of prefs) {
-    const base = String(p).toLowerCase().split('-')[0];
-    if (LANGS.includes(base)) return base;
-  }
-  return 'ar';
+  return LANGS.includes(defaultLanguage) ? defaultLanguage : 'ar';
 }
 
 export function getLang() { return current; }
 export function getDir() { return current === 'ar' ? 'rtl' : 'ltr'; }
 
+function lookup(key) {
+  const table = STRINGS[current] || STRINGS.ar;
+  return table[key] !== undefined ? table[key] : STRINGS.en[key];
+}
+
+function fill(s, vars) {
+  if (!vars) return s;
+  return s.replace(/\{(\w+)\}/g, (m, name) => (vars[name] !== undefined && vars[name] !== null ? String(vars[name]) : m));
+}
+
+const pluralRules = new Map();
+// The plural category of `n` in the current language ("one", "few", …).
+export function pluralOf(n) {
+  let rules = pluralRules.get(current);
+  if (!rules) {
+    try { rules = new Intl.PluralRules(current); } catch { rules = { select: (x) => (x === 1 ? 'one' : 'other') }; }
+    pluralRules.set(current, rules);
+  }
+  return rules.select(n);
+}
+
 // Translates `key` in the current language, filling {name} placeholders.
 export function t(key, vars) {
-  const table = STRINGS[current] || STRINGS.ar;
-  let s = table[key];
-  if (s === undefined) s = STRINGS.en[key];
+  const s = lookup(key);
   if (s === undefined) return key;
-  if (vars) s = s.replace(/\{(\w+)\}/g, (m, name) => (vars[name] !== undefined && vars[name] !== null ? String(vars[name]) : m));
-  return s;
+  if (typeof s === 'object') return tn(key, Number(vars && vars.n) || 0, vars);
+  return fill(s, vars);
+}
+
+// A count: the plural form of `key` for `n`, with {n} filled (Latin digits).
+export function tn(key, n, vars = {}) {
+  const forms = lookup(key);
+  if (forms === undefined) return key;
+  const all = { ...vars, n: fmtNumber(n) };
+  if (typeof forms === 'string') return fill(forms, all);
+  const form = forms[pluralOf(n)] ?? forms.other ?? '';
+  return fill(form, all);
 }
 
 export function applyI18n(root = document) {
@@ -511,12 +586,25 @@ export function setLang(lang, { remember = true } = {}) {
 
 export function onLangChange(fn) { listeners.add(fn); }
 
-// Sets the language from storage/browser and wires every [data-lang-toggle] button.
+let started = false;
+// Sets the language (the user's choice, else the server's default) and wires
+// every [data-lang-toggle] button. Safe to call more than once.
 export function initI18n() {
+  if (started) { applyI18n(); return; }
+  started = true;
   setLang(detectLanguage(), { remember: false });
-  for (const btn of document.querySelectorAll('[data-lang-toggle]')) {
-    btn.addEventListener('click', () => setLang(current === 'ar' ? 'en' : 'ar'));
-  }
+  document.addEventListener('click', (ev) => {
+    if (ev.target.closest && ev.target.closest('[data-lang-toggle]')) setLang(current === 'ar' ? 'en' : 'ar');
+  });
+}
+
+// A comment's source in the UI: "web" is the page itself; known platforms by
+// their names in the current language; anything else as the bridge sent it.
+export function sourceLabel(source) {
+  const s = typeof source === 'string' && source ? source : 'web';
+  const key = `source_${s.toLowerCase()}`;
+  const label = lookup(key);
+  return typeof label === 'string' ? label : s;
 }
 
 // Numbers and times use Latin digits in both languages so counts read the same.

@@ -4,8 +4,9 @@
 // order. Arabic or English (the language toggle); print CSS in report.css.
 // Data: the archive API (see archive.js); strings, chart and login are
 // shared with the archive page.
-import { t, initI18n, onLangChange, getLang, fmtNumber, sessionTitle } from './i18n.js';
+import { t, tn, onLangChange, getLang, fmtNumber, sessionTitle } from './i18n.js';
 import { el, $, dirOf } from './dom.js';
+import { initShell } from './shell.js';
 import {
   tr, applyTr, api, errorCode, setupLogin, drawChart, chartLegend, fmtDateTime, fmtDuration, fmtOffset,
   statusLabel, sessionStatusLabel, ARCHIVE_ROLES,
@@ -107,7 +108,7 @@ function render() {
     fact('fact_duration', fmtDuration(s.duration_ms)),
     fact('fact_peak', fmtNumber(s.viewers_peak || 0)),
     fact('fact_retention', s.retention_days === null || s.retention_days === undefined
-      ? tr('retention_forever') : tr('retention_days', { n: fmtNumber(s.retention_days) })),
+      ? tr('retention_forever') : tn('retention_days', s.retention_days)),
     recs.length ? fact('fact_recordings', recs.map((r) => r.name).join('، '), { dir: 'ltr' }) : null);
 
   ui.figures.replaceChildren(
@@ -152,7 +153,7 @@ function render() {
 
 ui.print.addEventListener('click', () => window.print());
 
-initI18n();
+initShell();
 applyTr();
 document.title = `${t('app_name')} — ${tr('report_name')}`;
 onLangChange(() => { applyTr(); render(); });

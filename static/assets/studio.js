@@ -5,9 +5,12 @@
 // shows, the rotation, lower third, ticker, theme, and a live preview). Protocol: docs/protocol.md,
 // subprotocol sabla.studio.v1. Items change only when the server says so
 // (`pending`, `updated`, `snapshot`), never optimistically.
-import { t, initI18n, onLangChange, fmtTime, fmtNumber, fmtDecimal, sessionTitle } from './i18n.js';
+import { t, tn, onLangChange, fmtTime, fmtNumber, fmtDecimal, sessionTitle, sourceLabel } from './i18n.js';
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $, dirOf } from './dom.js';
+import { api, initShell, setupLogin } from './shell.js';
+
+initShell(); // header and sign-in form first: `ui` below looks their elements up
 
 const APPROVED_LIMIT = 100;
 const OP_TIMEOUT_MS = 10000;
@@ -22,14 +25,6 @@ const BC_STALE_MS = 5000; // `pipeline` comes about once a second
 
 const ui = {
   conn: $('#conn'),
-  me: $('#me'),
-  logout: $('#logout'),
-  login: $('#login'),
-  loginForm: $('#login-form'),
-  loginName: $('#login-name'),
-  loginPassword: $('#login-password'),
-  loginSubmit: $('#login-submit'),
-  loginError: $('#login-error'),
   studio: $('#studio'),
   sessionStatus: $('#session-status'),
   sessionTitle: $('#session-title'),
@@ -128,86 +123,21 @@ const state = {
   restreamsKey: '',
 };
 
-// ---------- login ----------
+// ---------- sign-in ----------
 
-async function api(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, init);
-  let data = null;
-  try { data = await res.json(); } catch { data = null; }
-  return { status: res.status, ok: res.ok, data };
-}
-
-function showLogin(messageKey = null) {
-  socket.stop();
-  state.me = null;
-  ui.studio.hidden = true;
-  ui.logout.hidden = true;
-  ui.me.hidden = true;
-  ui.login.hidden = false;
-  ui.loginSubmit.disabled = false;
-  setLoginError(messageKey);
-  (ui.loginName.value ? ui.loginPassword : ui.loginName).focus();
-}
-
-function setLoginError(key, vars) {
-  ui.login.dataset.errorKey = key || '';
-  ui.loginError.hidden = !key;
-  ui.loginError.textContent = key ? t(key, vars) : '';
-}
+let auth = null; // shell.js setupLogin(), started at the end
 
 function showStudio(me) {
   state.me = me;
-  ui.login.hidden = true;
   ui.studio.hidden = false;
-  ui.logout.hidden = false;
-  renderMe();
   socket.start();
 }
 
-ui.loginForm.addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const name = ui.loginName.value.trim();
-  const password = ui.loginPassword.value;
-  if (!name || !password) { setLoginError('login_bad'); return; }
-  ui.loginSubmit.disabled = true;
-  setLoginError(null);
-  try {
-    const res = await api('POST', '/api/v1/login', { name, password });
-    if (res.status === 200) {
-      ui.loginPassword.value = '';
-      showStudio(res.data || { name, role: '' });
-    } else if (res.status === 401) {
-      setLoginError('login_bad');
-    } else if (res.status === 429) {
-      setLoginError('login_throttled');
-    } else {
-      setLoginError('login_failed', { code: (res.data && res.data.error && res.data.error.code) || res.status });
-    }
-  } catch {
-    setLoginError('login_failed', { code: 'network' });
-  } finally {
-    ui.loginSubmit.disabled = false;
-  }
-});
-
-ui.logout.addEventListener('click', async () => {
-  ui.logout.disabled = true;
-  try { await api('POST', '/api/v1/logout'); } catch { /* logged out locally anyway */ }
-  ui.logout.disabled = false;
+function hideStudio() {
+  socket.stop();
+  state.me = null;
+  ui.studio.hidden = true;
   resetState();
-  showLogin();
-});
-
-function renderMe() {
-  if (!state.me) { ui.me.hidden = true; return; }
-  const role = state.me.role ? t(`role_${state.me.role}`) : '';
-  ui.me.hidden = false;
-  ui.me.replaceChildren(el('bdi', { text: state.me.name || '' }), role ? ` (${role})` : '');
 }
 
 // ---------- connection ----------
@@ -229,8 +159,7 @@ const socket = new ReconnectingSocket({
     try {
       const res = await api('GET', '/api/v1/me');
       if (res.status === 401) {
-        resetState();
-        showLogin('login_expired');
+        auth.expired();
         return false;
       }
     } catch { /* server unreachable: keep retrying */ }
@@ -283,7 +212,7 @@ function resetState() {
 function onSnapshot(msg) {
   const keepSelected = state.selected;
   resetState();
-  if (msg.me) { state.me = msg.me; renderMe(); }
+  if (msg.me) { state.me = msg.me; auth.setMe(msg.me); }
   state.session = msg.session || null;
   for (const c of msg.pending || []) { state.pending.set(c.id, c); state.statusOf.set(c.id, 'pending'); }
   for (const c of msg.approved || []) { state.approved.set(c.id, c); state.statusOf.set(c.id, 'approved'); }
@@ -508,7 +437,7 @@ function commentMeta(c) {
   return el('div', { class: 'comment-meta' },
     el('bdi', { class: name ? 'comment-name' : 'comment-name is-anon', text: name || t('anonymous') }),
     c.viewer !== undefined && c.viewer !== null ? el('span', { class: 'comment-viewer', text: t('viewer_label', { id: c.viewer }) }) : null,
-    el('span', { class: 'comment-source', text: t('source_label', { source: c.source || 'web' }) }),
+    el('span', { class: 'comment-source', text: t('source_label', { source: sourceLabel(c.source) }) }),
     el('time', { class: 'comment-time', dir: 'auto', text: fmtTime(c.at) }),
     el('span', { class: 'comment-votes', text: t('votes_n', { n: fmtNumber(Number(c.votes) || 0) }) }));
 }
@@ -875,7 +804,7 @@ function renderBroadcast() {
   ui.bcState.dataset.state = st;
   const restarts = num(p.restarts);
   ui.bcState.textContent = (st === 'unknown' ? String(p.state || '?') : t(`bc_state_${st}`)) +
-    (restarts ? ` · ${t('bc_restarts', { n: fmtNumber(restarts) })}` : '');
+    (restarts ? ` · ${tn('bc_restarts', restarts)}` : '');
   const off = st === 'off';
   ui.bcOff.hidden = !off;
   ui.bcDetails.hidden = off;
@@ -908,7 +837,9 @@ function renderBroadcast() {
 
   const rec = typeof p.recording === 'string' ? p.recording.trim() : '';
   ui.bcRecording.dataset.recording = rec ? 'true' : 'false';
-  ui.bcRecording.replaceChildren(rec ? el('bdi', { dir: 'ltr', class: 'bc-path', text: rec }) : t('bc_not_recording'));
+  // The file name only: where the server keeps its files is not the producer's business.
+  const recName = rec.split(/[\\/]/).pop();
+  ui.bcRecording.replaceChildren(rec ? el('bdi', { dir: 'ltr', class: 'bc-path', text: recName }) : t('bc_not_recording'));
 
   renderRestreams(Array.isArray(p.restreams) ? p.restreams : []);
 }
@@ -974,7 +905,7 @@ function onRotation(msg) {
 
 function sourceBadge(source) {
   return typeof source === 'string' && source && source !== 'web'
-    ? el('span', { class: 'onair-source', text: t('onair_via', { source }) }) : null;
+    ? el('span', { class: 'onair-source', text: t('onair_via', { source: sourceLabel(source) }) }) : null;
 }
 
 function onAirItem(c, extra = null) {
@@ -991,7 +922,7 @@ function renderOnAir() {
   const comments = Array.isArray(s.comments) ? s.comments : [];
   ui.onair.dataset.count = String(comments.length);
   ui.onairCount.dataset.count = String(comments.length);
-  ui.onairCount.textContent = comments.length ? t('onair_count', { n: fmtNumber(comments.length) }) : t('onair_count_none');
+  ui.onairCount.textContent = comments.length ? tn('onair_count', comments.length) : t('onair_count_none');
   ui.onairNow.replaceChildren(...comments.map((c) => onAirItem(c)));
   ui.onairNowEmpty.hidden = comments.length > 0;
   const extras = [];
@@ -1127,12 +1058,10 @@ ui.themeForm.addEventListener('change', () => { ui.themeForm.dataset.dirty = 'tr
 
 function rerenderAll() {
   renderConn();
-  renderMe();
   renderSession();
   renderCounters();
   renderNotice();
   renderSettingsNotice();
-  if (!ui.login.hidden && ui.login.dataset.errorKey) setLoginError(ui.login.dataset.errorKey);
   // Rebuild items for translated labels (keeps an open editor).
   for (const [id, node] of state.queueNodes) {
     const c = state.pending.get(id);
@@ -1158,14 +1087,6 @@ setInterval(() => {
   if (state.pipeline) renderBroadcastStale();
 }, 500);
 
-initI18n();
 onLangChange(rerenderAll);
 rerenderAll();
-
-(async () => {
-  try {
-    const res = await api('GET', '/api/v1/me');
-    if (res.status === 200 && res.data) { showStudio(res.data); return; }
-  } catch { /* show the form */ }
-  showLogin();
-})();
+auth = setupLogin({ onReady: showStudio, onLoggedOut: hideStudio });

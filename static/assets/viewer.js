@@ -1,19 +1,25 @@
 // Viewer page: the live video (HLS through hls.js, or the browser's own HLS),
 // live feed of approved comments, the comment box and upvotes.
 // Protocol: docs/protocol.md, subprotocol sabla.viewer.v1.
-import { t, initI18n, onLangChange, fmtTime, fmtNumber, sessionTitle, storageGet, storageSet } from './i18n.js';
+import { t, tn, onLangChange, fmtTime, fmtNumber, sessionTitle, storageGet, storageSet } from './i18n.js';
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $, dirOf, codePointLength, newClientId } from './dom.js';
 import { PlayheadClock, ProgramSync, bindSyncSwitch } from './sync.js';
+import { initShell } from './shell.js';
+
+initShell(); // the header (with #conn) first: `ui` below looks it up
 
 const KEY = {
   token: 'sabla.viewer.token',
   name: 'sabla.viewer.name',
   outbox: 'sabla.viewer.outbox',
   voted: 'sabla.viewer.voted',
+  mine: 'sabla.viewer.mine',
 };
 const FEED_LIMIT = 200;
 const VOTED_LIMIT = 500;
+const MINE_LIMIT = 20; // the viewer's own latest comments shown with their state
+const MINE_STATES = ['sending', 'pending', 'approved', 'rejected'];
 
 const ui = {
   conn: $('#conn'),
@@ -34,6 +40,8 @@ const ui = {
   feed: $('#feed'),
   feedEmpty: $('#feed-empty'),
   syncToggle: $('#sync-toggle'),
+  minePanel: $('#mine-panel'),
+  mine: $('#mine'),
 };
 
 const state = {
@@ -43,6 +51,9 @@ const state = {
   nodes: new Map(), // id -> <li>
   outbox: loadOutbox(), // [{client_id, text}] not yet acknowledged
   voted: loadVoted(),
+  // The viewer's own comments, newest last: {client_id, id, text, status, session}.
+  mine: loadMine(),
+  onScreen: new Set(), // comment ids on the overlay now
   ready: false, // identity settled after (re)connect: safe to send comments
   helloToken: null,
   welcomes: 0,
@@ -71,6 +82,18 @@ function loadVoted() {
     const v = JSON.parse(storageGet(KEY.voted) || '[]');
     return new Set(Array.isArray(v) ? v : []);
   } catch { return new Set(); }
+}
+function loadMine() {
+  try {
+    const v = JSON.parse(storageGet(KEY.mine) || '[]');
+    return Array.isArray(v)
+      ? v.filter((x) => x && typeof x.client_id === 'string' && typeof x.text === 'string' && MINE_STATES.includes(x.status)).slice(-MINE_LIMIT)
+      : [];
+  } catch { return []; }
+}
+function saveMine() {
+  state.mine = state.mine.slice(-MINE_LIMIT);
+  storageSet(KEY.mine, state.mine.length ? JSON.stringify(state.mine) : null);
 }
 function markVoted(id) {
   state.voted.add(id);
@@ -132,14 +155,15 @@ function handleMessage(msg) {
   switch (msg.type) {
     case 'welcome': onWelcome(msg); break;
     case 'comment': if (msg.comment) upsertComment(msg.comment); break;
-    case 'retract': removeComment(msg.id); break;
+    case 'retract': removeComment(msg.id, { retracted: true }); break;
     case 'votes': onVotes(msg); break;
     case 'session': setSession(msg.session || null); break;
     case 'ack': onAck(msg); break;
     case 'error': onError(msg); break;
     case 'stream': onStream(msg); break;
     case 'viewers': setViewers(msg.count); break;
-    case 'overlay': break; // the overlay state is for the overlay page
+    case 'overlay': onOverlay(msg); break;
+    case 'mine': setMineStatus(msg.id, msg.status); break;
     default: break;
   }
 }
@@ -149,6 +173,7 @@ function onWelcome(msg) {
   if (typeof msg.token === 'string' && msg.token) storageSet(KEY.token, msg.token);
   if (msg.settings && typeof msg.settings === 'object') state.settings = { ...state.settings, ...msg.settings };
   if ('session' in msg) setSession(msg.session || null);
+  if ('overlay' in msg) onOverlay(msg.overlay);
   if ('stream' in msg) setStream(msg.stream);
   if ('viewers' in msg) setViewers(msg.viewers);
   if (Array.isArray(msg.feed)) replaceFeed(msg.feed);
@@ -172,6 +197,17 @@ function onWelcome(msg) {
 function onAck(msg) {
   const idx = state.outbox.findIndex((x) => x.client_id === msg.client_id);
   if (idx >= 0) { state.outbox.splice(idx, 1); saveOutbox(); }
+  const mine = state.mine.find((x) => x.client_id === msg.client_id);
+  if (mine) {
+    mine.id = Number.isInteger(msg.id) ? msg.id : mine.id;
+    // The comment may already be published (its push can beat the ack).
+    if (mine.status === 'sending' || mine.status === 'pending') {
+      mine.status = MINE_STATES.includes(msg.status) ? msg.status : 'pending';
+    }
+    if (mine.id !== null && state.comments.has(mine.id)) mine.status = 'approved';
+    saveMine();
+    renderMine();
+  }
   const key = msg.status === 'pending' ? 'ack_pending'
     : msg.status === 'approved' ? 'ack_approved'
       : msg.status === 'rejected' ? 'ack_rejected' : 'ack_other';
@@ -186,6 +222,10 @@ function onError(msg) {
     const idx = state.outbox.findIndex((x) => x.client_id === msg.client_id);
     let text = null;
     if (idx >= 0) { text = state.outbox[idx].text; state.outbox.splice(idx, 1); saveOutbox(); }
+    // Refused before it was stored: it is not "yours" on the server at all.
+    const before = state.mine.length;
+    state.mine = state.mine.filter((x) => x.client_id !== msg.client_id);
+    if (state.mine.length !== before) { saveMine(); renderMine(); }
     // Give the text back so the viewer can fix it or send it again later.
     if (text && !ui.text.value) { ui.text.value = text; renderCompose(); }
     const wait = Number(msg.retry_after_ms);
@@ -222,7 +262,12 @@ function onError(msg) {
 
 function setSession(session) {
   state.session = session;
+  // Comments of another session are no longer the viewer's business here.
+  const id = session && session.id;
+  const kept = state.mine.filter((x) => x.session === undefined || x.session === null || x.session === id);
+  if (kept.length !== state.mine.length) { state.mine = kept; saveMine(); }
   renderSession();
+  renderMine();
 }
 
 function renderSession() {
@@ -487,7 +532,7 @@ function renderViewers() {
   ui.viewers.hidden = n === null;
   if (n === null) return;
   ui.viewers.dataset.count = String(n);
-  ui.viewers.textContent = t('viewers_watching', { n: fmtNumber(n) });
+  ui.viewers.textContent = tn('viewers_watching', n);
 }
 
 function renderUnmute() {
@@ -508,6 +553,7 @@ function upsertComment(c, { quiet = false } = {}) {
   if (!c || c.id === undefined || c.id === null) return;
   if (c.status && c.status !== 'approved') { removeComment(c.id); return; }
   state.comments.set(c.id, c);
+  setMineStatus(c.id, 'approved');
   const old = state.nodes.get(c.id);
   const node = renderComment(c);
   state.nodes.set(c.id, node);
@@ -535,7 +581,8 @@ function trimFeed() {
   }
 }
 
-function removeComment(id) {
+function removeComment(id, { retracted = false } = {}) {
+  if (retracted) setMineStatus(id, 'rejected'); // hidden after publishing: no longer published
   const node = state.nodes.get(id);
   if (node) node.remove();
   state.nodes.delete(id);
@@ -561,7 +608,9 @@ function renderComment(c) {
   const vote = el('button', { class: 'vote', type: 'button', dataset: { action: 'vote' } },
     el('span', { class: 'vote-icon', 'aria-hidden': 'true', text: '▲' }),
     el('span', { class: 'vote-count' }));
-  const li = el('li', { class: 'comment', dataset: { id: c.id }, dir, lang: c.lang || null },
+  // The card follows the page's direction so the vote button is on the same
+  // side of every card; only the text takes the comment's own direction.
+  const li = el('li', { class: 'comment', dataset: { id: c.id }, lang: c.lang || null },
     el('div', { class: 'comment-meta' },
       el('bdi', { class: name ? 'comment-name' : 'comment-name is-anon', text: name || t('anonymous') }),
       time),
@@ -626,6 +675,9 @@ function submit() {
   const item = { client_id: newClientId(), text };
   state.outbox.push(item);
   saveOutbox();
+  state.mine.push({ client_id: item.client_id, id: null, text, status: 'sending', session: state.session ? state.session.id : null });
+  saveMine();
+  renderMine();
   ui.text.value = '';
   renderCompose();
   if (state.ready && socket.send({ type: 'comment', client_id: item.client_id, text: item.text })) {
@@ -637,11 +689,12 @@ function submit() {
 
 ui.form.addEventListener('submit', (ev) => { ev.preventDefault(); submit(); });
 ui.text.addEventListener('input', renderCompose);
+// Enter sends (as in every chat box); Shift+Enter adds a line. Not while an
+// input method is composing (Enter then confirms the composition).
 ui.text.addEventListener('keydown', (ev) => {
-  if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && !ev.isComposing) {
-    ev.preventDefault();
-    submit();
-  }
+  if (ev.key !== 'Enter' || ev.isComposing || ev.keyCode === 229 || ev.shiftKey || ev.altKey) return;
+  ev.preventDefault();
+  submit();
 });
 
 ui.name.value = storageGet(KEY.name) || '';
@@ -655,6 +708,41 @@ ui.name.addEventListener('change', () => {
     socket.send(hello);
   }
 });
+
+// ---------- the viewer's own comments ----------
+
+function setMineStatus(id, status) {
+  if (!MINE_STATES.includes(status)) return;
+  const mine = state.mine.find((x) => x.id === id);
+  if (!mine || mine.status === status) return;
+  mine.status = status;
+  saveMine();
+  renderMine();
+}
+
+function onOverlay(msg) {
+  const s = msg && typeof msg.state === 'object' && msg.state ? msg.state : null;
+  const list = s && Array.isArray(s.comments) ? s.comments : [];
+  state.onScreen = new Set(list.map((c) => Number(c.id)));
+  renderMine();
+}
+
+// A state for each: sending, waiting for review, published, on air now, not published.
+function mineState(m) {
+  if (m.status === 'approved' && m.id !== null && state.onScreen.has(m.id)) return 'on_air';
+  return m.status;
+}
+
+function renderMine() {
+  const list = state.mine.slice().reverse();
+  ui.minePanel.hidden = list.length === 0;
+  ui.mine.replaceChildren(...list.map((m) => {
+    const st = mineState(m);
+    return el('li', { class: 'mine-item', dataset: { id: m.id ?? '', clientId: m.client_id, state: st } },
+      el('span', { class: 'mine-state', text: t(`mine_${st}`) }),
+      el('p', { class: 'mine-text', dir: 'auto', text: m.text }));
+  }));
+}
 
 // ---------- status lines ----------
 
@@ -722,6 +810,7 @@ function rerenderAll() {
   renderCompose();
   renderStatus();
   renderNotice();
+  renderMine();
   for (const [id, c] of state.comments) {
     const li = state.nodes.get(id);
     if (!li) continue;
@@ -733,7 +822,6 @@ function rerenderAll() {
   }
 }
 
-initI18n();
 const renderSync = bindSyncSwitch(ui.syncToggle, sync, { t, storageGet, storageSet });
 onLangChange(rerenderAll);
 rerenderAll();

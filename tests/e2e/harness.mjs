@@ -51,9 +51,12 @@ export class Harness {
     return dir;
   }
 
-  async cleanup() {
-    if (this.browser) { const b = this.browser; this.browser = null; await b.close().catch(() => {}); }
+  // Stops the server (SIGTERM, then SIGKILL after 3 s); its data dir stays
+  // until cleanup, so a test can start another server afterwards.
+  async stopServer() {
     const s = this.server;
+    this.server = null;
+    if (this.dataDir) { this.tempFiles.push(this.dataDir); this.dataDir = null; }
     if (s && s.exitCode === null && s.signalCode === null) {
       await new Promise((resolve) => {
         const t = setTimeout(() => { try { s.kill('SIGKILL'); } catch { /* gone */ } resolve(); }, 3000);
@@ -61,6 +64,11 @@ export class Harness {
         try { s.kill('SIGTERM'); } catch { clearTimeout(t); resolve(); }
       });
     }
+  }
+
+  async cleanup() {
+    if (this.browser) { const b = this.browser; this.browser = null; await b.close().catch(() => {}); }
+    await this.stopServer();
     if (!process.env.SABLA_E2E_KEEP) {
       for (const dir of [this.dataDir, ...this.tempFiles]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
     } else {

@@ -233,7 +233,7 @@ async function main() {
   check('studio "recently approved" lists it');
 
   const item = await viewer.waitForSelector(`#feed [data-id="${arId}"]`);
-  assert(await item.getAttribute('dir') === 'rtl', 'viewer feed item has dir="rtl"');
+  assert(await item.$eval('.comment-text', (n) => n.getAttribute('dir')) === 'rtl', 'viewer feed item\'s text has dir="rtl"');
   const shown = await item.$eval('.comment-text', (n) => n.textContent);
   assert(shown === ARABIC, 'viewer feed shows the exact Arabic text');
 

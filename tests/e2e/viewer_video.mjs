@@ -97,7 +97,8 @@ async function main() {
   h.assert(badge === 'مباشر', `live badge says live ("${badge}")`);
   await viewer.waitForSelector('#viewer-count:not([hidden])');
   const watching = (await viewer.textContent('#viewer-count')).trim();
-  h.assert(/^\d+ يشاهدون$/.test(watching), `viewer count shown ("${watching}")`);
+  // Arabic plural forms (Intl.PluralRules): one viewer, two, 3-10, 11-99, 100+.
+  h.assert(/^يشاهد الآن (شخص واحد|شخصان|\d+ (أشخاص|شخصًا|شخص))$/.test(watching), `viewer count shown ("${watching}")`);
 
   // --- studio: Broadcast panel ---
   const studio = await h.newPage('studio');

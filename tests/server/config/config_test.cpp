@@ -364,3 +364,18 @@ SCENARIO("the [cluster] table, its environment and its checks", "[config]") {
     CHECK_FALSE(default_node.clustered());  // no redis: the one embedded node, as always
   }
 }
+
+SCENARIO("[session] default_language chooses the pages' language, ar or en", "[config]") {
+  TempDir dir;
+  sabla::Config config;
+  CHECK(config.default_language == "ar");
+  REQUIRE(sabla::load_config_file(dir.write("lang.toml", "[session]\ndefault_language = \"en\"\n"), config).is_ok());
+  CHECK(config.default_language == "en");
+  CHECK(sabla::validate(config).is_ok());
+  REQUIRE(sabla::apply_environment({{"SABLA_DEFAULT_LANGUAGE", "ar"}}, config).is_ok());
+  CHECK(config.default_language == "ar");
+  config.default_language = "fr";
+  const sabla::Status status = sabla::validate(config);
+  REQUIRE_FALSE(status.is_ok());
+  CHECK_THAT(status.message(), Catch::Contains("default_language") && Catch::Contains("fr"));
+}
