@@ -65,6 +65,8 @@ const STRINGS = {
     chart_empty: 'لا توجد تعليقات في هذه الجلسة.',
     chart_tip: 'الدقيقة {m}: {received} مستلمة · {approved} منشورة · {rejected} مرفوضة',
     chart_onair_tip: 'على الشاشة {from}–{to}: {author}',
+    chart_onair_open_tip: 'على الشاشة منذ {from} وما زال: {author}',
+    onair_still: 'ما زال على الشاشة',
     chart_truncated: 'الرسم مقتطع: الجلسة أطول من المعروض.',
     legend_approved: 'منشورة',
     legend_rejected: 'مرفوضة',
@@ -179,6 +181,8 @@ const STRINGS = {
     chart_empty: 'No comments in this session.',
     chart_tip: 'Minute {m}: {received} received · {approved} approved · {rejected} rejected',
     chart_onair_tip: 'On air {from}–{to}: {author}',
+    chart_onair_open_tip: 'On air since {from}, still on screen: {author}',
+    onair_still: 'still on air',
     chart_truncated: 'Chart cut short: the session is longer than shown.',
     legend_approved: 'Approved',
     legend_rejected: 'Rejected',
@@ -397,10 +401,16 @@ export function drawChart(timeline, { width = 960, height = 280 } = {}) {
     const x = xOfMs(p.from_ms);
     const w = Math.max(2, xOfMs(p.to_ms) - x);
     const band = svg('rect', { x, y: pad.top, width: w, height: plotH, class: 'onair-band' });
-    band.append(svg('title', {}, tr('chart_onair_tip', { from: fmtOffset(p.from_ms), to: fmtOffset(p.to_ms), author: p.author || '' })));
+    // A comment still on screen (live session): its band runs to now.
+    const tip = () => svg('title', {}, p.on_air_now
+      ? tr('chart_onair_open_tip', { from: fmtOffset(p.from_ms), author: p.author || '' })
+      : tr('chart_onair_tip', { from: fmtOffset(p.from_ms), to: fmtOffset(p.to_ms), author: p.author || '' }));
+    if (p.on_air_now) band.setAttribute('data-open', 'true');
+    band.append(tip());
     bands.append(band);
     const mark = svg('rect', { x, y: pad.top + plotH + 3, width: w, height: 6, rx: 2, class: 'onair-mark' });
-    mark.append(svg('title', {}, tr('chart_onair_tip', { from: fmtOffset(p.from_ms), to: fmtOffset(p.to_ms), author: p.author || '' })));
+    if (p.on_air_now) mark.setAttribute('data-open', 'true');
+    mark.append(tip());
     bands.append(mark);
   }
   root.append(bands);

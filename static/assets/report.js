@@ -141,8 +141,12 @@ function render() {
   const aired = tl.on_air || [];
   ui.airedTable.hidden = aired.length === 0;
   ui.airedEmpty.hidden = aired.length > 0;
-  ui.aired.replaceChildren(...aired.map((p) => el('tr', { dataset: { id: p.comment_id } },
-    el('td', { class: 'num time-cell', dir: 'ltr', text: `${fmtOffset(p.from_ms)} – ${fmtOffset(p.to_ms)}` }),
+  // A comment still on screen (the session is live) has no end yet: say so
+  // instead of printing a made-up one.
+  ui.aired.replaceChildren(...aired.map((p) => el('tr', { dataset: { id: p.comment_id, onAirNow: p.on_air_now ? 'true' : 'false' } },
+    el('td', { class: 'num time-cell' }, ...(p.on_air_now
+      ? [el('bdi', { dir: 'ltr', text: `${fmtOffset(p.from_ms)} –` }), ' ', el('span', { class: 'still-on-air', text: tr('onair_still') })]
+      : [el('bdi', { dir: 'ltr', text: `${fmtOffset(p.from_ms)} – ${fmtOffset(p.to_ms)}` })])),
     el('td', { class: 'author-cell' }, el('bdi', { text: p.author || t('anonymous') })),
     el('td', { class: 'text-cell' }, el('p', { class: 'comment-text', dir: dirOf(p.dir), text: p.text })))));
 

@@ -5,7 +5,7 @@
 // shows, the rotation, lower third, ticker, theme, and a live preview). Protocol: docs/protocol.md,
 // subprotocol sabla.studio.v1. Items change only when the server says so
 // (`pending`, `updated`, `snapshot`), never optimistically.
-import { t, tn, onLangChange, fmtTime, fmtNumber, fmtDecimal, sessionTitle, sourceLabel } from './i18n.js';
+import { t, tn, onLangChange, fmtTime, fmtNumber, fmtDecimal, sessionTitle, sourceLabel, storageGet, storageSet } from './i18n.js';
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $, dirOf } from './dom.js';
 import { api, initShell, setupLogin } from './shell.js';
@@ -22,6 +22,35 @@ const LT_FIELDS = ['name_ar', 'name_en', 'title_ar', 'title_en', 'session_ar', '
 const BC_STATES = ['playing', 'starting', 'error', 'stopped', 'off'];
 const BC_RESTREAM_STATES = ['live', 'connecting', 'reconnecting', 'failed'];
 const BC_STALE_MS = 5000; // `pipeline` comes about once a second
+const SORTS = ['oldest', 'newest', 'votes'];
+const SORT_KEY = 'sabla.studio.sort';
+
+// Every key of the desk, in one table: the keydown handler, the help sheet
+// (?) and the <kbd> on the buttons all come from it. `code` is the physical
+// key (KeyboardEvent.code), so a letter works whatever the layout (Arabic:
+// the key that types ش is KeyA). `scope`: queue = the selected pending
+// comment, approved = the selected approved one, screen = the screen itself.
+const KEYS = [
+  { group: 'queue', code: 'KeyA', label: 'A', action: 'approve', scope: 'queue' },
+  { group: 'queue', code: 'KeyR', label: 'R', action: 'reject', scope: 'queue' },
+  { group: 'queue', code: 'KeyE', label: 'E', action: 'edit', scope: 'queue' },
+  { group: 'queue', code: 'KeyB', label: 'B', action: 'ban', scope: 'queue' },
+  { group: 'queue', code: 'KeyH', label: 'H', action: 'hide', scope: 'queue' },
+  { group: 'onair', code: 'KeyN', label: 'N', action: 'air', scope: 'approved' },
+  { group: 'onair', code: 'KeyS', label: 'S', action: 'add', scope: 'approved' },
+  { group: 'onair', code: 'KeyQ', label: 'Q', action: 'queue', scope: 'approved' },
+  { group: 'onair', code: 'KeyX', label: 'X', action: 'clear', scope: 'screen' },
+];
+// Keys listed in the sheet without an entry above (handled on their own).
+const KEY_NOTES = [
+  { group: 'queue', label: '↑ ↓', text: 'key_select' },
+  { group: 'onair', label: 'Shift + ↑ ↓', text: 'key_select_approved' },
+  { group: 'general', label: '?', text: 'key_help' },
+  { group: 'general', label: 'Esc', text: 'key_close' },
+];
+// Why a comment is rejected: a fixed set the report counts, plus a note.
+const REJECT_REASONS = ['off_topic', 'abusive', 'duplicate', 'personal_data', 'other'];
+const keyFor = (action, scope) => KEYS.find((k) => k.action === action && (!scope || k.scope === scope)) || null;
 
 const ui = {
   conn: $('#conn'),
@@ -50,6 +79,13 @@ const ui = {
   onair: $('#onair'),
   onairCount: $('#onair-count'),
   onairClear: $('#onair-clear'),
+  keysDialog: $('#keys-dialog'),
+  keysSheet: $('#keys-sheet'),
+  keysOpen: $('#keys-open'),
+  keysClose: $('#keys-close'),
+  settingsDialog: $('#settings-dialog'),
+  settingsOpen: $('#settings-open'),
+  settingsClose: $('#settings-close'),
   onairReadonly: $('#onair-readonly'),
   onairNotice: $('#onair-notice'),
   onairNow: $('#onair-now'),
@@ -104,8 +140,10 @@ const state = {
   queueNodes: new Map(), // id -> <li>
   approvedNodes: new Map(),
   counters: { pending: 0, approved: 0, rejected: 0, hidden: 0, viewers: 0 },
-  sort: 'newest',
+  // The queue is worked oldest first unless the producer switched (remembered).
+  sort: SORTS.includes(storageGet(SORT_KEY)) ? storageGet(SORT_KEY) : 'oldest',
   selected: null, // id of the selected queue item
+  selectedApproved: null, // id of the selected approved item (producer keys)
   editing: null, // id of the item being edited
   ops: new Map(), // op -> {action, id, timer}
   opSeq: 0,
@@ -392,10 +430,15 @@ async function perform(action, id, node = null) {
       sendOp({ type: 'approve', id });
       break;
     case 'reject': {
-      const reason = await ask(t('prompt_reject'), '');
-      if (reason === null) return;
-      const msg = { type: 'reject', id };
-      if (reason.trim()) msg.reason = reason.trim();
+      const answer = await choose({
+        id: 'reject-dialog', title: t('reject_title'), quote: c.text, legend: t('reject_reason'), name: 'reason',
+        options: REJECT_REASONS.map((r) => ({ value: r, label: t(`reason_${r}`) })), initial: 'off_topic',
+        note: t('reject_note'), ok: t('reject_ok'), danger: true,
+        validate: (v, note) => (v === 'other' && !note ? t('reason_other_needs_note') : null),
+      });
+      if (answer === null) return;
+      const msg = { type: 'reject', id, reason_code: answer.value };
+      if (answer.note) msg.reason = answer.note;
       sendOp(msg);
       break;
     }
@@ -421,13 +464,14 @@ async function perform(action, id, node = null) {
 
 function sortedPending() {
   const list = [...state.pending.values()];
-  if (state.sort === 'votes') list.sort((a, b) => (Number(b.votes) || 0) - (Number(a.votes) || 0) || b.id - a.id);
-  else list.sort((a, b) => b.id - a.id);
+  if (state.sort === 'votes') list.sort((a, b) => (Number(b.votes) || 0) - (Number(a.votes) || 0) || a.id - b.id);
+  else if (state.sort === 'newest') list.sort((a, b) => b.id - a.id);
+  else list.sort((a, b) => a.id - b.id); // oldest first: who asked first is answered first
   return list;
 }
 
 function actionButton(action, key) {
-  return el('button', { class: `btn btn-small${action === 'reject' || action === 'ban' ? ' btn-danger' : ''}`, type: 'button', dataset: { action }, title: `${t(`action_${action}`)} (${key})` },
+  return el('button', { class: `btn btn-small${action === 'reject' || action === 'ban' ? ' btn-danger' : ''}`, type: 'button', dataset: { action }, title: key ? `${t(`action_${action}`)} (${key})` : t(`action_${action}`) },
     el('span', { class: 'action-label', text: t(`action_${action}`) }),
     key ? el('kbd', { text: key }) : null);
 }
@@ -455,8 +499,7 @@ function updateItem(li, c, force) {
   const text = el('p', { class: 'comment-text', dir: dirOf(c.dir), lang: c.lang || null, text: c.text || '' });
   const reason = c.reason ? el('p', { class: 'comment-reason', dir: 'auto', text: t('reason_label', { reason: c.reason }) }) : null;
   const actions = el('div', { class: 'actions' },
-    actionButton('approve', 'A'), actionButton('reject', 'R'), actionButton('edit', 'E'),
-    actionButton('ban', 'B'), actionButton('hide', 'H'));
+    ...['approve', 'reject', 'edit', 'ban', 'hide'].map((a) => actionButton(a, keyFor(a, 'queue')?.label || '')));
   li.dataset.viewer = c.viewer ?? '';
   li.replaceChildren(commentMeta(c), text, reason || '', actions);
   if (state.editing === c.id) openEditor(li, c);
@@ -523,8 +566,10 @@ function moveSelection(delta) {
   select(ids[next]);
 }
 
+ui.sort.value = state.sort;
 ui.sort.addEventListener('change', () => {
-  state.sort = ui.sort.value === 'votes' ? 'votes' : 'newest';
+  state.sort = SORTS.includes(ui.sort.value) ? ui.sort.value : 'oldest';
+  storageSet(SORT_KEY, state.sort);
   renderQueue();
 });
 
@@ -596,7 +641,9 @@ ui.queue.addEventListener('click', (ev) => {
 ui.approved.addEventListener('click', (ev) => {
   const btn = ev.target.closest('button[data-action]');
   const li = ev.target.closest('li[data-id]');
-  if (btn && li) perform(btn.dataset.action, Number(li.dataset.id), li);
+  if (!li) return;
+  selectApproved(Number(li.dataset.id), false);
+  if (btn) perform(btn.dataset.action, Number(li.dataset.id), li);
 });
 
 // Enter in a rotation-seconds box queues that comment.
@@ -609,29 +656,176 @@ ui.approved.addEventListener('keydown', (ev) => {
 
 // ---------- keyboard ----------
 
-const KEY_ACTIONS = { a: 'approve', r: 'reject', e: 'edit', b: 'ban', h: 'hide' };
+function isHelpKey(ev) {
+  // "?" is Shift+/ on a US layout and "؟" on an Arabic one (same physical key).
+  return ev.key === '?' || ev.key === '؟' || (ev.code === 'Slash' && ev.shiftKey);
+}
 
-function keyName(ev) {
-  // Physical letter keys work whatever the keyboard layout (e.g. Arabic).
-  if (/^Key[A-Z]$/.test(ev.code || '')) return ev.code.slice(3).toLowerCase();
-  return ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+function keyEntry(ev) {
+  if (/^Key[A-Z]$/.test(ev.code || '')) return KEYS.find((k) => k.code === ev.code) || null;
+  // Without a physical code (some virtual keyboards) fall back to the letter.
+  const letter = ev.key && ev.key.length === 1 ? ev.key.toUpperCase() : '';
+  return KEYS.find((k) => k.label === letter) || null;
+}
+
+function moveApprovedSelection(delta) {
+  const ids = [...ui.approved.children].map((n) => Number(n.dataset.id));
+  if (!ids.length) return;
+  const idx = ids.indexOf(state.selectedApproved);
+  selectApproved(ids[idx < 0 ? 0 : Math.max(0, Math.min(ids.length - 1, idx + delta))]);
+}
+
+function selectApproved(id, scroll = true) {
+  if (!state.approved.has(id)) return;
+  state.selectedApproved = id;
+  renderApprovedSelection();
+  if (scroll) state.approvedNodes.get(id)?.scrollIntoView({ block: 'nearest' });
+}
+
+function renderApprovedSelection() {
+  if (state.selectedApproved !== null && !state.approved.has(state.selectedApproved)) state.selectedApproved = null;
+  if (state.selectedApproved === null && ui.approved.firstElementChild) state.selectedApproved = Number(ui.approved.firstElementChild.dataset.id);
+  for (const [id, node] of state.approvedNodes) {
+    const sel = id === state.selectedApproved;
+    node.classList.toggle('is-selected', sel);
+    node.setAttribute('aria-current', sel ? 'true' : 'false');
+  }
 }
 
 document.addEventListener('keydown', (ev) => {
-  if (ui.studio.hidden || state.dialogOpen || ev.defaultPrevented) return;
+  if (ui.studio.hidden || ev.defaultPrevented) return;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (isHelpKey(ev) && !ev.target.closest?.('input, textarea, select, [contenteditable=""], [contenteditable="true"]')) {
+    if (!state.dialogOpen || ui.keysDialog.open) { ev.preventDefault(); toggleKeys(); }
+    return;
+  }
+  if (state.dialogOpen) return;
   if (ev.target.closest && ev.target.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]')) return;
-  const key = keyName(ev);
+  const key = ev.key;
+  if (ev.shiftKey && (key === 'ArrowDown' || key === 'ArrowUp')) { ev.preventDefault(); moveApprovedSelection(key === 'ArrowDown' ? 1 : -1); return; }
   if (key === 'ArrowDown') { ev.preventDefault(); moveSelection(1); return; }
   if (key === 'ArrowUp') { ev.preventDefault(); moveSelection(-1); return; }
   if (key === 'Home') { ev.preventDefault(); moveSelection(-Infinity); return; }
   if (key === 'End') { ev.preventDefault(); moveSelection(Infinity); return; }
-  const action = KEY_ACTIONS[key];
-  if (!action || state.selected === null || !state.pending.has(state.selected)) return;
+  const entry = keyEntry(ev);
+  if (!entry) return;
+  if (entry.scope === 'screen') {
+    ev.preventDefault();
+    performScreen(entry.action);
+    return;
+  }
+  if (entry.scope === 'approved') {
+    renderApprovedSelection();
+    const id = state.selectedApproved;
+    if (id === null || !state.approved.has(id)) return;
+    ev.preventDefault();
+    const node = state.approvedNodes.get(id);
+    if (node?.dataset.busy === 'true') return;
+    perform(entry.action, id, node);
+    return;
+  }
+  if (state.selected === null || !state.pending.has(state.selected)) return;
   ev.preventDefault();
   if (state.queueNodes.get(state.selected)?.dataset.busy === 'true') return;
-  perform(action, state.selected);
+  perform(entry.action, state.selected);
 });
+
+// Screen-wide actions (no comment selected): the panic clear.
+function performScreen(action) {
+  if (action === 'clear') sendOp({ type: 'clear' }, null, ui.onairClear);
+}
+
+// ---------- keys sheet and settings dialogs ----------
+
+function renderKeysSheet() {
+  const groups = ['queue', 'onair', 'general'];
+  ui.keysSheet.replaceChildren(...groups.map((g) => {
+    const rows = [
+      ...KEY_NOTES.filter((k) => k.group === g && k.label.startsWith('↑')).map((k) => [k.label, t(k.text)]),
+      ...KEYS.filter((k) => k.group === g).map((k) => [k.label, t(`action_${k.action}`)]),
+      ...KEY_NOTES.filter((k) => k.group === g && !k.label.startsWith('↑')).map((k) => [k.label, t(k.text)]),
+    ];
+    return el('section', { class: 'keys-group', dataset: { group: g } },
+      el('h3', { text: t(`keys_group_${g}`) }),
+      el('dl', {}, ...rows.flatMap(([label, text]) => [el('dt', {}, el('kbd', { text: label })), el('dd', { text })])));
+  }), el('p', { class: 'hint keys-note', text: t('keys_note') }));
+}
+
+function openModal(dialog) {
+  if (dialog.open) return;
+  state.dialogOpen = true;
+  dialog.showModal();
+}
+function closeModal(dialog) {
+  if (dialog.open) dialog.close();
+}
+function toggleKeys() {
+  if (ui.keysDialog.open) { closeModal(ui.keysDialog); return; }
+  renderKeysSheet();
+  openModal(ui.keysDialog);
+}
+for (const dialog of [ui.keysDialog, ui.settingsDialog]) {
+  dialog.addEventListener('close', () => { state.dialogOpen = ui.dialog.open || ui.keysDialog.open || ui.settingsDialog.open; });
+}
+ui.keysOpen.addEventListener('click', toggleKeys);
+ui.keysClose.addEventListener('click', () => closeModal(ui.keysDialog));
+ui.settingsOpen.addEventListener('click', () => { fillSettings(); openModal(ui.settingsDialog); });
+ui.settingsClose.addEventListener('click', () => closeModal(ui.settingsDialog));
+
+// ---------- choice dialogs (reject reasons, ban durations) ----------
+
+// A modal with one choice among `options` (radios; digits 1-9 pick one) and
+// an optional free-text note. Resolves {value, note} or null (cancelled).
+// The dialog is built once per `id` and kept in the page.
+function choose({ id, title, quote = '', legend, name, options, initial, note = null, ok, danger = false, validate = null }) {
+  let dialog = document.getElementById(id);
+  if (dialog) dialog.remove();
+  const noteBox = note ? el('input', { class: 'choice-note', name: 'note', type: 'text', maxlength: '200', dir: 'auto', autocomplete: 'off', 'aria-label': note }) : null;
+  const error = el('p', { class: 'notice', dataset: { kind: 'error' }, hidden: true });
+  const form = el('form', { novalidate: true },
+    el('h2', { class: 'panel-title', text: title }),
+    quote ? el('p', { class: 'dialog-quote', dir: 'auto', text: quote }) : null,
+    el('fieldset', { class: 'choices' }, el('legend', { text: legend }),
+      ...options.map((o, i) => el('label', { class: 'choice' },
+        el('input', { type: 'radio', name, value: o.value, checked: o.value === initial }),
+        el('span', { text: o.label }), i < 9 ? el('kbd', { text: String(i + 1) }) : null))),
+    noteBox ? el('label', { class: 'field' }, el('span', { text: note }), noteBox) : null,
+    error,
+    el('div', { class: 'dialog-buttons' },
+      el('button', { class: `btn ${danger ? 'btn-danger-solid' : 'btn-primary'}`, type: 'submit', dataset: { dialog: 'ok' }, text: ok }),
+      el('button', { class: 'btn', type: 'button', dataset: { dialog: 'cancel' }, text: t('action_cancel') })));
+  dialog = el('dialog', { id, class: 'prompt-dialog choice-dialog' }, form);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (value) => {
+      if (settled) return;
+      settled = true;
+      if (dialog.open) dialog.close();
+      resolve(value);
+    };
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const value = form.elements[name].value;
+      const text = noteBox ? noteBox.value.trim() : '';
+      const problem = validate ? validate(value, text) : null;
+      if (problem) { error.hidden = false; error.textContent = problem; (noteBox || form).focus(); return; }
+      finish({ value, note: text });
+    });
+    form.querySelector('[data-dialog=cancel]').addEventListener('click', () => finish(null));
+    dialog.addEventListener('close', () => { state.dialogOpen = false; finish(null); });
+    // Digits pick an option (Digit codes: the same on an Arabic layout).
+    dialog.addEventListener('keydown', (ev) => {
+      const m = /^(?:Digit|Numpad)([1-9])$/.exec(ev.code || '');
+      if (!m || ev.target === noteBox) return;
+      const radio = form.querySelectorAll(`input[name="${name}"]`)[Number(m[1]) - 1];
+      if (radio) { ev.preventDefault(); radio.checked = true; radio.focus(); }
+    });
+    state.dialogOpen = true;
+    dialog.showModal();
+    form.querySelector(`input[name="${name}"]:checked`)?.focus();
+  });
+}
 
 // ---------- prompt dialog ----------
 
@@ -707,6 +901,7 @@ function renderApproved() {
     if (at !== node) ui.approved.insertBefore(node, at || null);
   });
   ui.approvedEmpty.hidden = shown.length > 0;
+  renderApprovedSelection();
 }
 
 // ---------- session, counters, notices ----------
@@ -874,8 +1069,13 @@ function renderBroadcastStale() {
 // ---------- on air ----------
 
 function onAirButton(action, primary) {
-  return el('button', { class: `btn btn-small${primary ? ' btn-air' : ''}`, type: 'button', dataset: { action }, title: t(`action_${action}_title`) },
-    el('span', { class: 'action-label', text: t(`action_${action}`) }));
+  const key = keyFor(action, 'approved');
+  return el('button', {
+    class: `btn btn-small${primary ? ' btn-air' : ''}`, type: 'button', dataset: { action },
+    title: key ? `${t(`action_${action}_title`)} (${key.label})` : t(`action_${action}_title`),
+  },
+  el('span', { class: 'action-label', text: t(`action_${action}`) }),
+  key ? el('kbd', { text: key.label }) : null);
 }
 
 function onScreenIds() {
@@ -1009,7 +1209,7 @@ function onOnAirError(entry, code, message) {
   }
 }
 
-ui.onairClear.addEventListener('click', () => sendOp({ type: 'clear' }, null, ui.onairClear));
+ui.onairClear.addEventListener('click', () => performScreen('clear'));
 
 for (const form of [ui.ltForm, ui.tickerForm, ui.themeForm]) {
   form.addEventListener('input', () => { form.dataset.dirty = 'true'; });
@@ -1076,6 +1276,14 @@ function rerenderAll() {
   renderOnAirRole();
   state.restreamsKey = '';
   renderBroadcast();
+  renderClearButton();
+  if (ui.keysDialog.open) renderKeysSheet();
+}
+
+function renderClearButton() {
+  const key = keyFor('clear', 'screen');
+  ui.onairClear.replaceChildren(el('span', { class: 'action-label', text: t('onair_clear') }), el('kbd', { text: key.label }));
+  ui.onairClear.title = `${t('action_clear')} (${key.label})`;
 }
 
 setInterval(() => {

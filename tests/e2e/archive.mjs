@@ -12,7 +12,7 @@
 // Exit code 0 = pass. Always stops by itself (hard timeout 120 s), killing
 // the server and removing its temp data dir, also on failure.
 import fs from 'node:fs';
-import { Harness, loginStudio, ensureLiveSession, postViewerComments, approveInStudio } from './harness.mjs';
+import { Harness, loginStudio, ensureLiveSession, postViewerComments, approveInStudio, voteFromNewViewers } from './harness.mjs';
 
 const binary = process.argv[2];
 const h = new Harness({ tag: 'archive', hardTimeoutMs: 120_000 });
@@ -22,38 +22,6 @@ const OTHER = 'نطالب بزيادة ميزانية المدارس في الو
 const PENDING = 'تعليق ينتظر المراجعة';
 const SEARCH_PLAIN = 'احمد';                              // no hamza
 const SEARCH_MARKED = 'أَحْمَد';                          // hamza and diacritics
-
-// Opens `n` fresh viewer sockets in the page (each is a new viewer) and
-// upvotes comment `id` from each; resolves the vote counts seen.
-async function voteFromNewViewers(page, id, n) {
-  return page.evaluate(async ({ id, n }) => {
-    const counts = [];
-    for (let i = 0; i < n; i++) {
-      const ws = new WebSocket(`ws://${location.host}/ws`, 'sabla.viewer.v1');
-      await new Promise((resolve, reject) => {
-        ws.addEventListener('error', () => reject(new Error('viewer socket failed')));
-        ws.addEventListener('message', function first(ev) {
-          if (JSON.parse(ev.data).type === 'welcome') { ws.removeEventListener('message', first); resolve(); }
-        });
-      });
-      const count = await new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(null), 5000);
-        ws.addEventListener('message', (ev) => {
-          const m = JSON.parse(ev.data);
-          const items = m.type === 'batch' ? m.items : [m];
-          for (const it of items) {
-            if (it.type === 'votes' && it.id === id) { clearTimeout(timer); resolve(it.votes); }
-            if (it.type === 'error') { clearTimeout(timer); resolve(`error:${it.code}`); }
-          }
-        });
-        ws.send(JSON.stringify({ type: 'vote', id }));
-      });
-      counts.push(count);
-      ws.close();
-    }
-    return counts;
-  }, { id, n });
-}
 
 async function main() {
   const { base, passwords } = await h.startServer(binary, {

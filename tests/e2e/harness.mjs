@@ -287,6 +287,38 @@ export async function postViewerComments(viewer, texts, name = '') {
   }, { list: texts, name });
 }
 
+// Opens `n` fresh viewer sockets in the page (each is a new viewer) and
+// upvotes comment `id` from each; resolves the vote counts seen.
+export async function voteFromNewViewers(page, id, n) {
+  return page.evaluate(async ({ id, n }) => {
+    const counts = [];
+    for (let i = 0; i < n; i++) {
+      const ws = new WebSocket(`ws://${location.host}/ws`, 'sabla.viewer.v1');
+      await new Promise((resolve, reject) => {
+        ws.addEventListener('error', () => reject(new Error('viewer socket failed')));
+        ws.addEventListener('message', function first(ev) {
+          if (JSON.parse(ev.data).type === 'welcome') { ws.removeEventListener('message', first); resolve(); }
+        });
+      });
+      const count = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(null), 5000);
+        ws.addEventListener('message', (ev) => {
+          const m = JSON.parse(ev.data);
+          const items = m.type === 'batch' ? m.items : [m];
+          for (const it of items) {
+            if (it.type === 'votes' && it.id === id) { clearTimeout(timer); resolve(it.votes); }
+            if (it.type === 'error') { clearTimeout(timer); resolve(`error:${it.code}`); }
+          }
+        });
+        ws.send(JSON.stringify({ type: 'vote', id }));
+      });
+      counts.push(count);
+      ws.close();
+    }
+    return counts;
+  }, { id, n });
+}
+
 // Approves comment `id` with its Approve button in the studio queue and waits
 // until the studio lists it as approved.
 export async function approveInStudio(studio, id) {

@@ -113,6 +113,9 @@ async function main() {
   const input = await studio.getAttribute('#bc-input', 'data-live');
   h.assert(input === 'true', 'studio shows the input as live (test card, not the slate)');
   h.assert(await studio.isHidden('#bc-error'), 'no error banner');
+  await studio.waitForSelector('#bc-recording[data-recording="true"]');
+  const recording = (await studio.textContent('#bc-recording')).trim();
+  h.assert(/^session-\d+-\d+\.mkv$/.test(recording), `the recording is shown by file name, no server path ("${recording}")`);
 
   if (process.env.SABLA_E2E_KEEP) {
     const dir = h.tempDir('sabla-video-shots-');
