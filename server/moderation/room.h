@@ -8,6 +8,15 @@
 // out through Outbound (the network front implements it); viewer- and
 // overlay-bound messages go through Outbound::publish, the one fan-out
 // interface (in cluster mode it also carries them to the edge nodes).
+//
+// One class, its sources by concern:
+//   room.cpp           construction, load(), tick(), metrics()
+//   room_viewers.cpp   viewer connections, identities and names, welcome, votes
+//   room_comments.cpp  comments coming in (viewers and bridges), the ack after COMMIT
+//   room_studio.cpp    studio connections, snapshot, decisions, bans, settings
+//   room_on_air.cpp    on-air commands and their persistence, overlay clients
+//   room_sessions.cpp  sessions and the HTTP session API, the video link and program clock
+//   room_internal.h    helpers shared by those files only
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -29,6 +38,7 @@
 #include "moderation/front.h"
 #include "moderation/names.h"
 #include "moderation/rate_limiter.h"
+#include "moderation/settings.h"
 #include "moderation/text.h"
 #include "sabla/overlay/on_air.h"
 #include "sabla/overlay/state.h"
@@ -56,18 +66,6 @@ struct RoomMetrics {
   uint64_t studios_connected = 0;
   uint64_t overlays_connected = 0;
   uint64_t pending = 0;
-};
-
-struct ModerationSettings {
-  bool hold_for_review = true;
-  int slow_mode_seconds = 0;
-  int max_length = 500;
-  std::vector<std::string> blocked_words;
-  std::string blocked_action = "hold";  // hold | reject
-  nlohmann::json to_json() const;
-  // Applies the fields present in `j` (a settings message or a stored
-  // document). Unknown fields and bad values are an error; nothing changes then.
-  Status apply(const nlohmann::json& j);
 };
 
 class Room final : public Inbound {

@@ -16,6 +16,14 @@
 // With Options::threaded = false there is no writer thread: each write runs
 // and commits in the caller's thread and its callback is posted at once (unit
 // tests and CLI commands).
+//
+// Sources:
+//   store.cpp   open/close, back-pressure, metrics, flush
+//   writer.cpp  the writer thread and batches (Store::Impl, writer.h)
+//   writes.cpp  the live session's writes; reads.cpp its reads
+//   auth.cpp    accounts, API tokens, login sessions (writes and reads)
+//   rows.cpp    column lists and row readers; sqlite.cpp the SQLite plumbing
+//   schema.cpp  every migration; archive_reader.cpp the export's paged cursors
 #pragma once
 #include <cstdint>
 #include <functional>
