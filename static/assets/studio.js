@@ -8,6 +8,7 @@
 import { t, tn, onLangChange, fmtTime, fmtNumber, fmtDecimal, sessionTitle, sourceLabel, storageGet, storageSet } from './i18n.js';
 import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $, dirOf } from './dom.js';
+import { ProgramMonitor } from './monitor.js';
 import { api, initShell, setupLogin } from './shell.js';
 
 initShell(); // header and sign-in form first: `ui` below looks their elements up
@@ -978,7 +979,20 @@ function onPipeline(msg) {
   state.pipeline = msg;
   state.pipelineAt = Date.now();
   renderBroadcast();
+  programMonitor.update(msg);
 }
+
+// The preview is the program itself (WHEP, else HLS: assets/monitor.js); the
+// overlay page over a gradient remains only while there is no picture.
+const programMonitor = new ProgramMonitor($('#program-monitor'), {
+  onState({ source, state: s }) {
+    const preview = $('#program-monitor').closest('.preview');
+    preview.dataset.source = s === 'playing' ? source : 'none';
+    const label = $('#monitor-source');
+    label.hidden = s !== 'playing';
+    label.textContent = source === 'whep' ? t('monitor_whep') : t('monitor_hls');
+  },
+});
 
 function num(v) {
   const n = Number(v);

@@ -116,6 +116,15 @@ async function main() {
   await studio.waitForSelector('#bc-recording[data-recording="true"]');
   const recording = (await studio.textContent('#bc-recording')).trim();
   h.assert(/^session-\d+-\d+\.mkv$/.test(recording), `the recording is shown by file name, no server path ("${recording}")`);
+  // The preview is the program picture (assets/monitor.js): WHEP where the
+  // browser gathers candidates, else HLS (a refused POST, an old browser).
+  await studio.waitForSelector('#program-monitor[data-state="playing"]', { timeout: 30_000 });
+  const monitor = await studio.evaluate(() => {
+    const v = document.querySelector('#program-monitor');
+    return { source: v.dataset.source, w: v.videoWidth, h: v.videoHeight, preview: v.closest('.preview').dataset.source };
+  });
+  h.assert(monitor.w === 640 && monitor.h === 360 && monitor.preview === monitor.source,
+    `studio preview plays the program over ${monitor.source} (${monitor.w}x${monitor.h}), overlay page hidden under it`);
 
   if (process.env.SABLA_E2E_KEEP) {
     const dir = h.tempDir('sabla-video-shots-');
