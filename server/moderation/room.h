@@ -40,6 +40,7 @@
 #include "moderation/rate_limiter.h"
 #include "moderation/settings.h"
 #include "moderation/text.h"
+#include "protocol/messages.h"
 #include "sabla/overlay/on_air.h"
 #include "sabla/overlay/state.h"
 #include "sabla/pipeline/program_clock.h"
@@ -174,7 +175,7 @@ class Room final : public Inbound {
   Comment* comment_for_action(ConnId conn, const std::string& type, const nlohmann::json& msg);
   // Viewer messages.
   void handle_hello(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
-  Verdict handle_comment(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
+  Verdict handle_comment(ConnId conn, ViewerConn& vc, const protocol::CommentFrame& msg);
   Verdict handle_vote(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
   // Studio messages.
   Verdict handle_decision(ConnId conn, const StudioConn& sc, const std::string& type, const nlohmann::json& msg);
@@ -243,6 +244,9 @@ class Room final : public Inbound {
   std::map<int64_t, Comment> comments_;  // current session, by id
   std::deque<int64_t> feed_;             // approved ids in approval order (bounded)
   mutable std::optional<nlohmann::json> feed_cache_;
+  // Reused for every comment frame (net thread), so its strings keep their
+  // capacity.
+  protocol::CommentFrame comment_scratch_;
   // (viewer id, client_id key) -> connections waiting for the ack
   std::map<std::pair<int64_t, std::string>, std::vector<ConnId>> in_flight_;
 

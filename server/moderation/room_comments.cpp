@@ -17,17 +17,33 @@ namespace {
 constexpr size_t kRecentClientIds = 64;
 constexpr size_t kMaxClientIdChars = 64;
 
-// A client_id may be a string or an integer; the key is its JSON text.
-std::optional<std::string> client_id_key(const json& msg) {
-  auto it = msg.find("client_id");
-  if (it == msg.end()) return std::nullopt;
-  if (it->is_string()) {
-    auto s = it->get<std::string>();
-    if (s.empty() || count_code_points(s) > kMaxClientIdChars) return std::nullopt;
-    return "s:" + s;
+// A client_id may be a string or an integer; the key tells them apart
+// ("s:" or "i:" and the id). Empty when the id is missing or unusable.
+std::optional<std::string> client_id_key(const protocol::CommentFrame& msg) {
+  using Id = protocol::CommentFrame::Id;
+  if (msg.id == Id::string) {
+    if (msg.client_id.empty() || count_code_points(msg.client_id) > kMaxClientIdChars) return std::nullopt;
+    std::string key;
+    key.reserve(2 + msg.client_id.size());
+    key += "s:";
+    key += msg.client_id;
+    return key;
   }
-  if (it->is_number_integer()) return "i:" + std::to_string(it->get<int64_t>());
+  if (msg.id == Id::integer) return "i:" + std::to_string(msg.client_id_int);
   return std::nullopt;
+}
+
+// The client_id's JSON text, for acks written without a json tree.
+std::string client_id_text(const std::string& key) {
+  if (key.rfind("i:", 0) == 0) return key.substr(2);
+  std::string out;
+  protocol::append_json_string(out, std::string_view(key).substr(2));
+  return out;
+}
+
+json client_id_from_key(const std::string& key) {
+  if (key.rfind("i:", 0) == 0) return std::stoll(key.substr(2));
+  return key.substr(2);
 }
 
 bool valid_source_name(const std::string& s) {
@@ -39,20 +55,17 @@ bool valid_source_name(const std::string& s) {
 
 }  // namespace
 
-Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
-  const json* client_id = nullptr;
-  if (auto it = msg.find("client_id"); it != msg.end()) client_id = &*it;
+Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const protocol::CommentFrame& msg) {
   auto key = client_id_key(msg);
   if (!key) {
-    out_.send(conn, protocol::error_frame(code::kInvalid, "client_id must be a string of 1-64 characters or an integer",
-                                          client_id));
+    json cid = protocol::client_id_json(msg);
+    out_.send(conn, protocol::error_frame(code::kInvalid, kBadClientId, cid.is_null() ? nullptr : &cid));
     return Verdict::handled;
   }
   Viewer& v = viewers_.at(vc.viewer_id);
   // A resend of something already stored or in flight: same ack, nothing new.
   if (auto done = v.recent_client_ids.find(*key); done != v.recent_client_ids.end()) {
-    out_.send(conn, dump(json{{"type", "ack"}, {"client_id", *client_id}, {"id", done->second.first},
-                              {"status", done->second.second}}));
+    out_.send(conn, protocol::ack_frame(client_id_text(*key), done->second.first, done->second.second));
     return Verdict::handled;
   }
   if (auto waiting = in_flight_.find({v.id, *key}); waiting != in_flight_.end()) {
@@ -65,7 +78,8 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
   metrics_.comments_received++;
   auto refuse = [&](const char* c, const std::string& message, std::optional<int64_t> retry = std::nullopt) {
     metrics_.comments_rejected_input++;
-    out_.send(conn, protocol::error_frame(c, message, client_id, retry));
+    json cid = protocol::client_id_json(msg);
+    out_.send(conn, protocol::error_frame(c, message, &cid, retry));
     return Verdict::handled;
   };
   const int64_t now = clock_.now_ms();
@@ -75,10 +89,9 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
   if (v.banned_until_ms > now) return refuse(code::kBanned, "you cannot comment now", v.banned_until_ms - now);
   if (ip_banned(vc.ip, now, &until)) return refuse(code::kBanned, "you cannot comment now", until - now);
 
-  auto text = string_field(msg, "text");
-  if (!text) return refuse(code::kInvalid, "text must be a string");
-  if (!is_valid_utf8(*text)) return refuse(code::kInvalid, "text is not valid UTF-8");
-  std::string clean = sanitize_text(*text);
+  if (!msg.text_is_string) return refuse(code::kInvalid, "text must be a string");
+  if (!is_valid_utf8(msg.text)) return refuse(code::kInvalid, "text is not valid UTF-8");
+  std::string clean = sanitize_text(msg.text);
   if (clean.empty() || normalize_for_match(clean).empty()) return refuse(code::kEmpty, "the comment is empty");
   if (count_code_points(clean) > static_cast<size_t>(settings_.max_length))
     return refuse(code::kTooLong, "the comment is longer than " + std::to_string(settings_.max_length) + " characters");
@@ -97,9 +110,9 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
   row.session_id = session->id;
   row.viewer_id = v.id;
   row.display_name = v.name;
-  row.text = clean;
   row.lang = detect_language(clean);
   row.direction = detect_direction(clean);
+  row.text = std::move(clean);
   row.source = "web";
   row.client_id = key->substr(2);
   if (key->rfind("i:", 0) == 0) row.client_id = *key;  // keep integer ids distinct from string ids
@@ -109,12 +122,11 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
   if (!v.persisted) persist_viewer(v);
   in_flight_[{v.id, *key}].push_back(conn);
   const int64_t viewer_id = v.id;
-  const std::string k = *key;
-  json cid = *client_id;
-  store_comment(std::move(row), [this, viewer_id, k, cid](Result<store::InsertedComment> r) {
+  store_comment(std::move(row), [this, viewer_id, k = std::move(*key)](Result<store::InsertedComment> r) {
     auto node = in_flight_.extract({viewer_id, k});
     std::vector<ConnId> waiters = node.empty() ? std::vector<ConnId>{} : std::move(node.mapped());
     if (!r) {
+      json cid = client_id_from_key(k);
       for (ConnId c : waiters) out_.send(c, protocol::error_frame(code::kInternal, "could not store the comment", &cid));
       return;
     }
@@ -128,7 +140,7 @@ Verdict Room::handle_comment(ConnId conn, ViewerConn& vc, const json& msg) {
         viewer.recent_order.pop_front();
       }
     }
-    std::string ack = dump(json{{"type", "ack"}, {"client_id", cid}, {"id", r->id}, {"status", status}});
+    std::string ack = protocol::ack_frame(client_id_text(k), r->id, status);
     for (ConnId c : waiters) {
       out_.send(c, ack);
       metrics_.comments_acked++;
@@ -170,7 +182,7 @@ void Room::on_comment_stored(const store::CommentRow& stored, const store::Inser
   auto& placed = comments_.insert_or_assign(inserted.id, std::move(c)).first->second;
   switch (placed.row.status) {
     case CommentStatus::pending:
-      out_.publish(Audience::studios, dump(json{{"type", "pending"}, {"comment", protocol::comment_json(placed.row, true, reason)}}));
+      out_.publish(Audience::studios, protocol::comment_frame("pending", placed.row, true, reason));
       break;
     case CommentStatus::approved:
       metrics_.comments_approved++;

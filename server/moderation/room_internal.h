@@ -23,6 +23,8 @@ namespace room_internal {
 // Approved comment ids the Room remembers for the feed and the snapshot.
 constexpr size_t kFeedMemory = 500;
 
+inline constexpr const char* kBadClientId = "client_id must be a string of 1-64 characters or an integer";
+
 inline std::optional<int64_t> int_field(const json& msg, const char* name) {
   auto it = msg.find(name);
   if (it == msg.end() || !it->is_number_integer()) return std::nullopt;

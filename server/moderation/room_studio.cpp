@@ -221,7 +221,7 @@ void Room::broadcast_comment_change(const Comment& c, const std::string& action,
     if (feed_.size() > kFeedMemory) feed_.pop_front();
   }
   if (visible) {
-    out_.publish(Audience::viewers, dump(json{{"type", "comment"}, {"comment", protocol::comment_json(c.row, false)}}));
+    out_.publish(Audience::viewers, protocol::comment_frame("comment", c.row, false));
   } else if (was_visible) {
     out_.publish(Audience::viewers, dump(json{{"type", "retract"}, {"id", c.row.id}}));
   }

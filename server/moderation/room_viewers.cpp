@@ -103,13 +103,40 @@ void Room::send_welcome(ConnId conn, const Viewer& v, const std::string& token) 
 Verdict Room::viewer_message(ConnId conn, std::string_view frame) {
   auto vc_it = viewer_conns_.find(conn);
   if (vc_it == viewer_conns_.end()) return Verdict::handled;
+  // The ingest hot path: a well-formed comment frame goes into fixed fields
+  // without a json tree; everything else (and every malformed frame) takes
+  // the general parse below, with its errors.
+  if (protocol::parse_comment_frame(frame, &comment_scratch_)) return handle_comment(conn, vc_it->second, comment_scratch_);
   std::string why;
   auto in = protocol::parse_incoming(frame, &why);
   if (!in) {
     out_.send(conn, protocol::error_frame(code::kInvalid, why));
     return Verdict::handled;
   }
-  if (in->type == "comment") return handle_comment(conn, vc_it->second, in->body);
+  if (in->type == "comment") {
+    // A comment with a nested value somewhere, or a client_id of another
+    // kind: the same checks, from the tree.
+    protocol::CommentFrame& f = comment_scratch_;
+    f.clear();
+    if (auto it = in->body.find("client_id"); it != in->body.end()) {
+      if (it->is_string()) {
+        f.id = protocol::CommentFrame::Id::string;
+        f.client_id = it->get<std::string>();
+      } else if (it->is_number_integer()) {
+        f.id = protocol::CommentFrame::Id::integer;
+        f.client_id_int = it->get<int64_t>();
+      } else {
+        // Echoed back as it came.
+        out_.send(conn, protocol::error_frame(code::kInvalid, kBadClientId, &*it));
+        return Verdict::handled;
+      }
+    }
+    if (auto it = in->body.find("text"); it != in->body.end() && it->is_string()) {
+      f.text_is_string = true;
+      f.text = it->get<std::string>();
+    }
+    return handle_comment(conn, vc_it->second, f);
+  }
   if (in->type == "vote") return handle_vote(conn, vc_it->second, in->body);
   if (in->type == "hello") {
     handle_hello(conn, vc_it->second, in->body);

@@ -58,6 +58,67 @@ bool is_zero_width(UChar32 c) {
 
 enum class Mode { kText, kName };
 
+bool is_arabic_mark(uint32_t c) { return (c >= 0x064B && c <= 0x065F) || c == 0x0670; }
+
+// The characters almost every comment consists of: printable ASCII, the
+// newline, and the Arabic letters, marks, digits and punctuation of the
+// Arabic block that have no compatibility decomposition, are not format
+// characters and compose (under NFKC) only into letters normalize_for_match()
+// maps back to the base letter. On text of only these, the sanitizer and the
+// matching form reduce to simple rules without ICU (the fast paths below,
+// checked against the general paths in tests/server/moderation/text_test.cpp).
+bool is_common_arabic(uint32_t c) {
+  return c == 0x060C || c == 0x061B || c == 0x061F || (c >= 0x0621 && c <= 0x063A) || (c >= 0x0640 && c <= 0x066D) ||
+         c == 0x0670 || c == 0x067E || c == 0x0686 || c == 0x0698 || c == 0x06A9 || c == 0x06AF || c == 0x06CC;
+}
+
+// Decodes the next character of `s` if it is in the common set (ASCII
+// 0x20-0x7E, '\n', is_common_arabic); returns -1 for anything else, which
+// sends the caller to the general path.
+int32_t next_common(std::string_view s, size_t& i) {
+  const auto b = static_cast<uint8_t>(s[i]);
+  if (b < 0x80) {
+    ++i;
+    return (b >= 0x20 && b < 0x7F) || b == '\n' ? b : -1;
+  }
+  if ((b == 0xD8 || b == 0xD9 || b == 0xDA || b == 0xDB) && i + 1 < s.size()) {
+    const auto t = static_cast<uint8_t>(s[i + 1]);
+    if ((t & 0xC0) != 0x80) return -1;
+    const uint32_t c = ((b & 0x1Fu) << 6) | (t & 0x3Fu);
+    if (!is_common_arabic(c)) return -1;
+    i += 2;
+    return static_cast<int32_t>(c);
+  }
+  return -1;
+}
+
+// sanitize_text() of text made only of common characters: nothing is
+// dropped or changed, so it is the text with leading and trailing spaces and
+// newlines trimmed, unless a run of 3+ newlines or 3+ combining marks needs
+// cutting (then false: the general path does it).
+bool sanitize_common(std::string_view in, std::string* out) {
+  int marks = 0;
+  int newlines = 0;
+  size_t first = std::string_view::npos;  // first byte not a space or newline
+  size_t end = 0;                         // just past the last one
+  size_t i = 0;
+  while (i < in.size()) {
+    const size_t at = i;
+    const int32_t c = next_common(in, i);
+    if (c < 0) return false;
+    marks = is_arabic_mark(static_cast<uint32_t>(c)) ? marks + 1 : 0;
+    newlines = c == '\n' ? newlines + 1 : 0;
+    if (marks > 2 || newlines > 2) return false;
+    if (c != ' ' && c != '\n') {
+      if (first == std::string_view::npos) first = at;
+      end = i;
+    }
+  }
+  if (first == std::string_view::npos) out->clear();
+  else out->assign(in.substr(first, end - first));
+  return true;
+}
+
 // One pass whose every decision depends only on what has already been
 // emitted, never on what was dropped; that is what makes a second pass a
 // no-op (idempotence) even when a dropped character sat between two newlines
@@ -183,6 +244,59 @@ UChar32 code_point_at(std::string_view s, size_t pos) {
 
 bool is_rtl_strong(UCharDirection d) { return d == U_RIGHT_TO_LEFT || d == U_RIGHT_TO_LEFT_ARABIC; }
 
+// normalize_for_match() of text made only of common characters: NFKC
+// leaves it as it is (the compositions it could make, alef/waw/yaa with
+// hamza or madda, are folded back to the base letter and the mark dropped
+// below anyway), and none of it is default-ignorable or a control.
+bool normalize_common(std::string_view in, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  bool pending_space = false;
+  size_t i = 0;
+  while (i < in.size()) {
+    int32_t c = next_common(in, i);
+    if (c < 0) return false;
+    if (c == ' ' || c == '\n') {
+      pending_space = !out->empty();
+      continue;
+    }
+    if (is_arabic_mark(static_cast<uint32_t>(c)) || c == 0x0640) continue;
+    switch (c) {
+      case 0x0622:
+      case 0x0623:
+      case 0x0625:
+        c = 0x0627;
+        break;
+      case 0x0649:
+      case 0x0626:
+        c = 0x064A;
+        break;
+      case 0x0629:
+        c = 0x0647;
+        break;
+      case 0x0624:
+        c = 0x0648;
+        break;
+      default:
+        if (c >= 0x0660 && c <= 0x0669) c = '0' + (c - 0x0660);
+        else if (c >= 'A' && c <= 'Z') c = c - 'A' + 'a';
+    }
+    if (pending_space) {
+      out->push_back(' ');
+      pending_space = false;
+    }
+    if (c < 0x80) {
+      out->push_back(static_cast<char>(c));
+    } else {
+      out->push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return true;
+}
+
+std::string normalize_general(std::string_view text);
+
 }  // namespace
 
 bool is_valid_utf8(std::string_view s) {
@@ -223,6 +337,8 @@ std::string truncate_code_points(std::string_view s, size_t max_code_points) {
 
 std::string sanitize_text(std::string_view text) {
   try {
+    std::string out;
+    if (sanitize_common(text, &out)) return out;
     return sanitize(text, Mode::kText, SIZE_MAX);
   } catch (...) {
     return {};
@@ -239,6 +355,36 @@ std::string sanitize_name(std::string_view name, size_t max_code_points) {
 
 std::string normalize_for_match(std::string_view text) {
   try {
+    std::string out;
+    if (normalize_common(text, &out)) return out;
+    return normalize_general(text);
+  } catch (...) {
+    return {};
+  }
+}
+
+namespace text_reference {
+std::string sanitize_text(std::string_view text) {
+  try {
+    return sanitize(text, Mode::kText, SIZE_MAX);
+  } catch (...) {
+    return {};
+  }
+}
+std::string normalize_for_match(std::string_view text) {
+  try {
+    return normalize_general(text);
+  } catch (...) {
+    return {};
+  }
+}
+}  // namespace text_reference
+
+namespace {
+
+// normalize_for_match() with ICU: NFKC, then the folding rules.
+std::string normalize_general(std::string_view text) {
+  {
     const std::u16string folded = nfkc(text);
     std::string out;
     out.reserve(folded.size());
@@ -290,10 +436,10 @@ std::string normalize_for_match(std::string_view text) {
       append_code_point(out, c);
     }
     return out;
-  } catch (...) {
-    return {};
   }
 }
+
+}  // namespace
 
 std::string detect_direction(std::string_view text) {
   bool have_strong = false;

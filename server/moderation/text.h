@@ -44,6 +44,14 @@ std::string sanitize_name(std::string_view name, size_t max_code_points = 32);
 // whitespace runs collapse to one space.
 std::string normalize_for_match(std::string_view text);
 
+// The general (ICU) paths of sanitize_text() and normalize_for_match(),
+// which those take for anything beyond printable ASCII and the common Arabic
+// characters; for tests that check the fast paths against them.
+namespace text_reference {
+std::string sanitize_text(std::string_view text);
+std::string normalize_for_match(std::string_view text);
+}  // namespace text_reference
+
 // "rtl" when the first strong directional character is Arabic/Hebrew
 // (or the text has more Arabic than Latin letters), else "ltr".
 std::string detect_direction(std::string_view text);

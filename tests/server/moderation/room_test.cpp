@@ -203,6 +203,84 @@ SCENARIO("bad comments get clear errors and store nothing", "[room]") {
   CHECK(f.count_rows("SELECT count(*) FROM comments") == 0);
 }
 
+SCENARIO("the comment parser's edge cases get the same clear errors", "[room][parse]") {
+  Fixture f;
+  f.room->viewer_connected(kViewer, "10.0.0.1");
+  auto reply = [&](const std::string& frame) {
+    f.room->viewer_message(kViewer, frame);
+    return f.out.last(kViewer);
+  };
+  auto error_is = [](const json& j, const char* code, const char* message) {
+    return j["type"] == "error" && j["code"] == code && j["message"] == message;
+  };
+  const char* bad_id = "client_id must be a string of 1-64 characters or an integer";
+
+  // Missing or unusable fields.
+  json e = reply(R"({"type":"comment","text":"no id"})");
+  CHECK(error_is(e, "invalid", bad_id));
+  CHECK_FALSE(e.contains("client_id"));
+  e = reply(R"({"type":"comment","client_id":"","text":"x"})");
+  CHECK(error_is(e, "invalid", bad_id));
+  CHECK(e["client_id"] == "");
+  e = reply(json{{"type", "comment"}, {"client_id", std::string(65, 'k')}, {"text", "x"}}.dump());
+  CHECK(error_is(e, "invalid", bad_id));
+  e = reply(R"({"type":"comment","client_id":1.5,"text":"x"})");  // echoed as it came
+  CHECK(error_is(e, "invalid", bad_id));
+  CHECK(e["client_id"] == 1.5);
+  e = reply(R"({"type":"comment","client_id":{"a":[1]},"text":"x"})");
+  CHECK(error_is(e, "invalid", bad_id));
+  CHECK(e["client_id"] == json::parse(R"({"a":[1]})"));
+  e = reply(R"({"type":"comment","client_id":"t1"})");
+  CHECK(error_is(e, "invalid", "text must be a string"));
+  CHECK(e["client_id"] == "t1");
+  e = reply(R"({"type":"comment","client_id":2,"text":["x"]})");
+  CHECK(error_is(e, "invalid", "text must be a string"));
+  CHECK(e["client_id"] == 2);
+
+  // Bad UTF-8: raw bytes, a cut character and a lone surrogate escape are
+  // malformed JSON; nothing is stored.
+  CHECK(error_is(reply("{\"type\":\"comment\",\"client_id\":\"u1\",\"text\":\"\xC3\x28\"}"), "invalid",
+                 "malformed JSON"));
+  CHECK(error_is(reply("{\"type\":\"comment\",\"client_id\":\"u2\",\"text\":\"cut \xD9\"}"), "invalid",
+                 "malformed JSON"));
+  CHECK(error_is(reply(R"({"type":"comment","client_id":"u3","text":"\ud800"})"), "invalid", "malformed JSON"));
+  CHECK(error_is(reply(R"({"type":"comment","client_id":"u4","text":"x"} tail)"), "invalid", "malformed JSON"));
+  CHECK(error_is(reply(std::string(17, '[') + std::string(17, ']')), "invalid", "JSON nested too deeply"));
+  CHECK(error_is(reply(R"(["comment"])"), "invalid", "a message must be a JSON object"));
+  CHECK(error_is(reply(R"({"type":5,"client_id":"u5","text":"x"})"), "invalid",
+                 "a message needs a string \"type\""));
+
+  // Oversize and empty.
+  e = reply(json{{"type", "comment"}, {"client_id", "o1"}, {"text", std::string(501, 'x')}}.dump());
+  CHECK(error_is(e, "too_long", "the comment is longer than 500 characters"));
+  CHECK(e["client_id"] == "o1");
+  CHECK(error_is(reply(R"({"type":"comment","client_id":"o2","text":" \n\t "})"), "empty", "the comment is empty"));
+  CHECK(f.count_rows("SELECT count(*) FROM comments") == 0);
+
+  // Accepted shapes: an integer id is acked as an integer, unknown and
+  // nested extra fields are ignored, the last duplicate key counts, escapes
+  // are decoded and the id is echoed byte for byte.
+  e = reply(R"({"type":"comment","client_id":9007199254740993,"text":"int id"})");
+  CHECK(e["type"] == "ack");
+  CHECK(e["client_id"] == 9007199254740993);
+  e = reply(R"({"type":"comment","client_id":"n1","text":"nested extra","extra":{"a":[1,{"b":2}]}})");
+  CHECK(e["type"] == "ack");
+  e = reply(R"({"type":"comment","client_id":"d1","text":7,"text":"the last text"})");
+  CHECK(e["type"] == "ack");
+  e = reply(R"({"type":"comment","client_id":"q \" \\ \u0001 م","text":"\u0645\u0631\u062d\u0628\u0627"})");
+  CHECK(e["type"] == "ack");
+  CHECK(e["client_id"] == "q \" \\ \u0001 م");
+  CHECK(f.count_rows("SELECT count(*) FROM comments") == 4);
+  CHECK(f.count_rows("SELECT count(*) FROM comments WHERE text = 'the last text'") == 1);
+  CHECK(f.count_rows("SELECT count(*) FROM comments WHERE text = 'مرحبا'") == 1);
+  CHECK(f.count_rows("SELECT count(*) FROM comments WHERE client_id = 'i:9007199254740993'") == 1);
+  // A resend of the integer id gets the same ack, nothing new.
+  json again = reply(R"({"client_id":9007199254740993,"text":"int id","type":"comment"})");
+  CHECK(again["client_id"] == 9007199254740993);
+  CHECK(again["type"] == "ack");
+  CHECK(f.count_rows("SELECT count(*) FROM comments") == 4);
+}
+
 SCENARIO("viewers can never reach studio actions", "[room]") {
   Fixture f;
   f.room->viewer_connected(kViewer, "10.0.0.1");

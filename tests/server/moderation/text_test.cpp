@@ -581,3 +581,51 @@ TEST_CASE("detect_direction and detect_language", "[text][direction]") {
     CHECK(detect_direction("你好世界 hi") == "ltr");
   }
 }
+
+SCENARIO("the ASCII/Arabic fast paths give what the general paths give", "[text][fast]") {
+  // Every character of the block U+0600-U+06FF, ASCII, and the neighbours the
+  // fast path must hand over (controls, tab, CR, bidi, ZW*, presentation forms,
+  // combining marks from other blocks, an emoji, a bare continuation byte).
+  std::vector<std::string> alphabet;
+  for (char32_t c = 0x20; c < 0x7F; ++c) alphabet.push_back(cp(c));
+  for (char32_t c = 0x0600; c <= 0x06FF; ++c) alphabet.push_back(cp(c));
+  for (char32_t c : {U'\n', U'\n', U'\n', U' ', U' ', U'\t', U'\r', U'\x01', U'\x7F', U'\x85', U'\u00A0', U'\u0301',
+                     U'\u200B', U'\u200C', U'\u200D', U'\u200F', U'\u202E', U'\u2066', U'\u2028', U'\uFEFF',
+                     U'\uFE8D', U'\uFEFB', U'\uFDFA', U'\uFF21', U'\U0001F600'})
+    alphabet.push_back(cp(c));
+  // The common letters and marks again, so runs of marks and compositions
+  // (alef + madda, waw/yaa + hamza) come up often.
+  for (char32_t c : {U'\u0627', U'\u0648', U'\u064A', U'\u06CC', U'\u0653', U'\u0654', U'\u0655', U'\u064E',
+                     U'\u0651', U'\u0670', U'\u0640', U'a', U'Z'})
+    for (int k = 0; k < 8; ++k) alphabet.push_back(cp(c));
+  std::mt19937 rng(1616);
+  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
+  std::uniform_int_distribution<int> length(0, 24);
+  std::uniform_int_distribution<int> common_only(0, 2);
+  size_t checked = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string s;
+    const bool restrict = common_only(rng) != 0;  // two thirds: mostly the fast path's own text
+    for (int n = length(rng); n > 0;) {
+      const std::string& piece = alphabet[pick(rng)];
+      const auto lead = static_cast<unsigned char>(piece[0]);
+      if (restrict && !(lead < 0x7F && lead >= 0x20) && piece != "\n" && !(lead >= 0xD8 && lead <= 0xDB)) continue;
+      s += piece;
+      --n;
+    }
+    CAPTURE(s);
+    REQUIRE(sanitize_text(s) == text_reference::sanitize_text(s));
+    REQUIRE(normalize_for_match(s) == text_reference::normalize_for_match(s));
+    const std::string clean = sanitize_text(s);
+    REQUIRE(normalize_for_match(clean) == text_reference::normalize_for_match(clean));
+    REQUIRE(sanitize_text(clean) == clean);
+    ++checked;
+  }
+  CHECK(checked == 20000);
+  // Invalid UTF-8 is the general path's (callers reject it first; it must
+  // still not crash or differ).
+  for (std::string bad : {std::string("\xD8"), std::string("a\xD9 b"), std::string("\xD8\x41"), std::string("\xC3\x28")}) {
+    CHECK(sanitize_text(bad) == text_reference::sanitize_text(bad));
+    CHECK(normalize_for_match(bad) == text_reference::normalize_for_match(bad));
+  }
+}
