@@ -1,4 +1,5 @@
 #include "moderation/text.h"
+#include "moderation/text_reference.h"
 
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
@@ -295,7 +296,44 @@ bool normalize_common(std::string_view in, std::string* out) {
   return true;
 }
 
+// What detect_language() and detect_direction() need of text made only of
+// common characters. Of those, the letters are the ASCII ones (Latin, bidi
+// L), the Arabic ones (Arabic script, bidi AL) and tatweel (a letter of the
+// Common script, bidi AL); of the rest only ؛ ؟ ٭ are strong (AL).
+struct CommonLetters {
+  size_t letters = 0;
+  size_t arabic = 0;  // Arabic-script letters
+  size_t latin = 0;   // Latin letters
+  size_t rtl = 0;     // letters that are strong right-to-left
+  bool have_strong = false;
+  bool first_strong_rtl = false;
+};
+
+bool count_common_letters(std::string_view in, CommonLetters* out) {
+  size_t i = 0;
+  while (i < in.size()) {
+    const int32_t c = next_common(in, i);
+    if (c < 0) return false;
+    const bool latin = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    const bool arabic = (c >= 0x0621 && c <= 0x063A) || (c >= 0x0641 && c <= 0x064A) || c == 0x067E || c == 0x0686 ||
+                        c == 0x0698 || c == 0x06A9 || c == 0x06AF || c == 0x06CC;
+    const bool tatweel = c == 0x0640;
+    const bool rtl_strong = arabic || tatweel || c == 0x061B || c == 0x061F || c == 0x066D;
+    if (!out->have_strong && (latin || rtl_strong)) {
+      out->have_strong = true;
+      out->first_strong_rtl = rtl_strong;
+    }
+    if (latin || arabic || tatweel) ++out->letters;
+    if (latin) ++out->latin;
+    if (arabic) ++out->arabic;
+    if (arabic || tatweel) ++out->rtl;
+  }
+  return true;
+}
+
 std::string normalize_general(std::string_view text);
+std::string detect_direction_general(std::string_view text);
+std::string detect_language_general(std::string_view text);
 
 }  // namespace
 
@@ -442,6 +480,25 @@ std::string normalize_general(std::string_view text) {
 }  // namespace
 
 std::string detect_direction(std::string_view text) {
+  CommonLetters n;
+  if (count_common_letters(text, &n)) return n.first_strong_rtl || n.rtl > n.latin ? "rtl" : "ltr";
+  return detect_direction_general(text);
+}
+
+std::string detect_language(std::string_view text) {
+  CommonLetters n;
+  if (!count_common_letters(text, &n)) return detect_language_general(text);
+  if (n.arabic * 2 > n.letters) return "ar";
+  if (n.latin * 2 > n.letters) return "en";
+  return "";
+}
+
+std::string text_reference::detect_direction(std::string_view text) { return detect_direction_general(text); }
+std::string text_reference::detect_language(std::string_view text) { return detect_language_general(text); }
+
+namespace {
+
+std::string detect_direction_general(std::string_view text) {
   bool have_strong = false;
   bool first_strong_rtl = false;
   size_t rtl_letters = 0;
@@ -466,7 +523,7 @@ std::string detect_direction(std::string_view text) {
   return first_strong_rtl || rtl_letters > latin_letters ? "rtl" : "ltr";
 }
 
-std::string detect_language(std::string_view text) {
+std::string detect_language_general(std::string_view text) {
   size_t arabic = 0;
   size_t latin = 0;
   size_t letters = 0;
@@ -487,6 +544,8 @@ std::string detect_language(std::string_view text) {
   if (latin * 2 > letters) return "en";
   return "";
 }
+
+}  // namespace
 
 BlockedWords::BlockedWords(const std::vector<std::string>& words) {
   try {

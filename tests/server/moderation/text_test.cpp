@@ -1,4 +1,5 @@
 #include "moderation/text.h"
+#include "moderation/text_reference.h"
 
 #include <catch2/catch.hpp>
 
@@ -583,6 +584,7 @@ TEST_CASE("detect_direction and detect_language", "[text][direction]") {
 }
 
 SCENARIO("the ASCII/Arabic fast paths give what the general paths give", "[text][fast]") {
+  // sanitize_text, normalize_for_match, detect_language and detect_direction.
   // Every character of the block U+0600-U+06FF, ASCII, and the neighbours the
   // fast path must hand over (controls, tab, CR, bidi, ZW*, presentation forms,
   // combining marks from other blocks, an emoji, a bare continuation byte).
@@ -619,6 +621,10 @@ SCENARIO("the ASCII/Arabic fast paths give what the general paths give", "[text]
     const std::string clean = sanitize_text(s);
     REQUIRE(normalize_for_match(clean) == text_reference::normalize_for_match(clean));
     REQUIRE(sanitize_text(clean) == clean);
+    REQUIRE(detect_language(s) == text_reference::detect_language(s));
+    REQUIRE(detect_direction(s) == text_reference::detect_direction(s));
+    REQUIRE(detect_language(clean) == text_reference::detect_language(clean));
+    REQUIRE(detect_direction(clean) == text_reference::detect_direction(clean));
     ++checked;
   }
   CHECK(checked == 20000);
