@@ -7,8 +7,9 @@
 #   bench/cpu-per-comment.sh [SABLA_BINARY] [SABLA_LOAD_BINARY]
 #
 # Environment: CLIENTS (200), SECONDS_PER_RUN (10), RATE (0 = unpaced, W = 8),
-# CALLGRIND (0; 1 runs `sabla serve` under valgrind --tool=callgrind with
-# collection off, switched on for the ingest run only; then CLIENTS 50 and
+# CALLGRIND (0; 1 runs `sabla serve` under valgrind --tool=callgrind, zeroes
+# the counts when the server is up and dumps them after the ingest run, so
+# start-up is not counted; then CLIENTS 50 and
 # SECONDS_PER_RUN 20 by default, since the server runs ~50x slower).
 # stdout: the sabla-load line, then one {"cpu_per_comment":...} line.
 set -euo pipefail
@@ -34,7 +35,7 @@ if [[ $CALLGRIND == 1 ]]; then
   binary=$data/sabla-under-callgrind
   cat >"$binary" <<WRAP
 #!/bin/sh
-[ "\$1" = serve ] && exec valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$data/callgrind.out" "$SABLA" "\$@"
+[ "\$1" = serve ] && exec valgrind --tool=callgrind --callgrind-out-file="$data/callgrind.out" "$SABLA" "\$@"
 exec "$SABLA" "\$@"
 WRAP
   chmod +x "$binary"
@@ -46,9 +47,9 @@ cpu_s() {
   stat=$(<"/proc/$SERVER_PID/stat")
   rest=${stat##*) }
   read -r -a f <<<"$rest"
-  awk -v ut="${f[11]}" -v st="${f[12]}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", (ut + st) / hz }'
+  awk -v ut="${f[11]}" -v st="${f[12]}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f %.3f", ut / hz, st / hz }'
 }
-[[ $CALLGRIND == 1 ]] && callgrind_control -i on "$SERVER_PID" >/dev/null
+[[ $CALLGRIND == 1 ]] && callgrind_control --zero "$SERVER_PID" >/dev/null
 before=$(cpu_s)
 line=$(timeout --signal=INT $((SECONDS_PER_RUN + 120)) \
   "$LOAD" ingest --port "$PORT" --host 127.0.0.1 --clients "$CLIENTS" --rate "$RATE" \
@@ -59,14 +60,18 @@ acked=$(json_field "$line" acked)
 [[ -n $acked && $acked != 0 ]] || bench_die "no comments acked"
 ir=null
 if [[ $CALLGRIND == 1 ]]; then
-  callgrind_control -i off "$SERVER_PID" >/dev/null
-  kill -TERM "$SERVER_PID"
-  for _ in $(seq 600); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-  ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$data/callgrind.out")
+  callgrind_control --dump=ingest "$SERVER_PID" >/dev/null
+  dump=$(ls -t "$data"/callgrind.out.* 2>/dev/null | head -n 1)
+  [[ -n $dump ]] || bench_die "no callgrind dump"
+  ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
   [[ -n $ir ]] || bench_die "no callgrind totals"
-  if [[ -n ${KEEP_PROFILE:-} ]]; then cp "$data/callgrind.out" "$KEEP_PROFILE"; fi
+  if [[ -n ${KEEP_PROFILE:-} ]]; then cp "$dump" "$KEEP_PROFILE"; fi
 fi
-awk -v b="$before" -v a="$after" -v n="$acked" -v ir="$ir" -v cg="$CALLGRIND" -v c="$CLIENTS" -v r="$RATE" 'BEGIN {
-  printf "{\"cpu_per_comment\":true,\"clients\":%d,\"rate\":%d,\"callgrind\":%s,\"acked\":%d,\"server_cpu_s\":%.3f,\"us_per_comment\":%s,\"instructions_per_comment\":%s}\n",
-    c, r, cg == 1 ? "true" : "false", n, a - b, cg == 1 ? "null" : sprintf("%.1f", (a - b) * 1e6 / n),
-    ir == "null" ? "null" : sprintf("%.0f", ir / n) }'
+read -r bu bs <<<"$before"
+read -r au as <<<"$after"
+awk -v bu="$bu" -v bs="$bs" -v au="$au" -v as="$as" -v n="$acked" -v ir="$ir" -v cg="$CALLGRIND" -v c="$CLIENTS" \
+    -v r="$RATE" -v secs="$SECONDS_PER_RUN" 'BEGIN {
+  u = au - bu; s = as - bs
+  printf "{\"cpu_per_comment\":true,\"clients\":%d,\"rate\":%d,\"callgrind\":%s,\"acked\":%d,\"acked_per_s\":%.0f,\"server_user_s\":%.3f,\"server_sys_s\":%.3f,\"us_per_comment\":%s,\"user_us_per_comment\":%s,\"instructions_per_comment\":%s}\n",
+    c, r, cg == 1 ? "true" : "false", n, n / secs, u, s, cg == 1 ? "null" : sprintf("%.1f", (u + s) * 1e6 / n),
+    cg == 1 ? "null" : sprintf("%.1f", u * 1e6 / n), ir == "null" ? "null" : sprintf("%.0f", ir / n) }'

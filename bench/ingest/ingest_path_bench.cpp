@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "moderation/text.h"
+#include "moderation/text_reference.h"
 #include "protocol/messages.h"
 
 namespace {
@@ -82,14 +83,14 @@ std::vector<std::string> make_frames(int n) {
   return frames;
 }
 
-sabla::store::CommentRow row_for(std::string text, std::string client_id, int64_t id) {
+sabla::store::CommentRow row_for(std::string text, std::string client_id, int64_t id, bool general) {
   sabla::store::CommentRow row;
   row.id = id;
   row.session_id = 1;
   row.viewer_id = 7;
   row.display_name = "أمل";
-  row.lang = m::detect_language(text);
-  row.direction = m::detect_direction(text);
+  row.lang = general ? m::text_reference::detect_language(text) : m::detect_language(text);
+  row.direction = general ? m::text_reference::detect_direction(text) : m::detect_direction(text);
   row.text = std::move(text);
   row.client_id = std::move(client_id);
   row.received_at_ms = 1765000000000 + id;
@@ -112,7 +113,7 @@ size_t json_path(const std::string& frame, int64_t id) {
   std::string clean = m::text_reference::sanitize_text(text);
   if (clean.empty() || m::text_reference::normalize_for_match(clean).empty()) std::abort();
   if (m::count_code_points(clean) > 500) std::abort();
-  auto row = row_for(clean, key.substr(2), id);
+  auto row = row_for(clean, key.substr(2), id, true);
   std::string ack = p::dump(json{{"type", "ack"}, {"client_id", *cid}, {"id", id}, {"status", "pending"}});
   std::string pending = p::dump(json{{"type", "pending"}, {"comment", p::comment_json(row, true, "")}});
   return ack.size() + pending.size();
@@ -130,7 +131,7 @@ size_t fast_path(const std::string& frame, int64_t id, p::CommentFrame& f) {
   std::string clean = m::sanitize_text(f.text);
   if (clean.empty() || m::normalize_for_match(clean).empty()) std::abort();
   if (m::count_code_points(clean) > 500) std::abort();
-  auto row = row_for(std::move(clean), key.substr(2), id);
+  auto row = row_for(std::move(clean), key.substr(2), id, false);
   std::string cid_text;
   p::append_json_string(cid_text, f.client_id);
   std::string ack = p::ack_frame(cid_text, id, "pending");
@@ -175,6 +176,8 @@ int main(int argc, char** argv) {
     const std::string text = in->body["text"].get<std::string>();
     if (m::sanitize_text(text) != m::text_reference::sanitize_text(text)) return 1;
     if (m::normalize_for_match(text) != m::text_reference::normalize_for_match(text)) return 1;
+    if (m::detect_language(text) != m::text_reference::detect_language(text)) return 1;
+    if (m::detect_direction(text) != m::text_reference::detect_direction(text)) return 1;
     // Only ASCII and the Arabic block U+0600-U+06FF (lead bytes 0xD8-0xDB):
     // the text the fast paths are for (the emoji and the dash take the general one).
     if (std::all_of(text.begin(), text.end(), [](char c) {
