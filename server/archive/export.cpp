@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "archive/decisions.h"
 #include "common/crypto.h"
 #include "store/archive_reader.h"
 
@@ -128,6 +129,9 @@ json detail_json(const std::string& text) {
 struct Base {
   std::unique_ptr<store::ArchiveReader> reader;
   SessionRow session;
+  // Merged comments (few): each one's head, and each head's merged comments.
+  std::unordered_map<int64_t, int64_t> merged_into;
+  std::unordered_map<int64_t, std::vector<int64_t>> merged;
 
   std::optional<int64_t> offset_of(const std::optional<int64_t>& stored, int64_t at_ms) const {
     if (stored) return stored;
@@ -203,7 +207,7 @@ struct CsvImpl final : Exporter::Impl {
       out->append("\xEF\xBB\xBF");
       out->append(
           "id,received_at,stream_offset,author,source,text,status,decided_by,decided_at,reason,votes,aired,"
-          "first_aired_at\r\n");
+          "first_aired_at,merged_into\r\n");
       header_done = true;
       comments = base.reader->comments(base.session.id, ArchiveOrder::by_id);
       if (Status s = cursors_ok(comments); !s) return s;
@@ -231,7 +235,9 @@ struct CsvImpl final : Exporter::Impl {
       cell(c->reason);
       cell(std::to_string(c->row.votes));
       cell(c->first_aired_at_ms ? "yes" : "no");
-      cell(c->first_aired_at_ms ? iso8601_utc(*c->first_aired_at_ms) : "", true);
+      cell(c->first_aired_at_ms ? iso8601_utc(*c->first_aired_at_ms) : "");
+      auto head = base.merged_into.find(c->row.id);
+      cell(head == base.merged_into.end() ? "" : std::to_string(head->second), true);
     }
     return Status::ok();
   }
@@ -266,7 +272,9 @@ json comment_json(const Base& base, const ArchiveComment& c) {
               {"aired", c.first_aired_at_ms.has_value()},
               {"first_aired_at", opt_iso(c.first_aired_at_ms)},
               {"first_aired_at_ms", opt(c.first_aired_at_ms)},
-              {"first_aired_offset_ms", opt(c.first_aired_offset_ms)}};
+              {"first_aired_offset_ms", opt(c.first_aired_offset_ms)},
+              {"merged_into", base.merged_into.count(c.row.id) ? json(base.merged_into.at(c.row.id)) : json(nullptr)},
+              {"merged", base.merged.count(c.row.id) ? json(base.merged.at(c.row.id)) : json::array()}};
 }
 
 json on_air_json(const Base& base, const ArchiveOnAirEvent& a) {
@@ -281,6 +289,152 @@ json on_air_json(const Base& base, const ArchiveOnAirEvent& a) {
               {"stream_offset_ms", opt(offset)},
               {"detail", detail_json(a.row.detail)}};
 }
+
+// ---- Polls ----
+
+// A poll with its counts and times; offsets as stored (the poll's own
+// session clock), else derived like the comments'.
+json poll_json(const Base& base, const store::ArchivePoll& p) {
+  const auto opened_offset = p.row.opened_at_ms ? base.offset_of(p.row.opened_offset_ms, *p.row.opened_at_ms)
+                                                : std::nullopt;
+  const auto closed_offset = p.row.closed_at_ms ? base.offset_of(p.row.closed_offset_ms, *p.row.closed_at_ms)
+                                                : std::nullopt;
+  json options = json::array();
+  for (size_t i = 0; i < p.options.size(); ++i)
+    options.push_back(json{{"index", i}, {"ar", p.options[i].first}, {"en", p.options[i].second},
+                           {"votes", p.counts[i]}});
+  return json{{"id", p.row.id},
+              {"session", p.row.session_id},
+              {"question_ar", p.row.question_ar},
+              {"question_en", p.row.question_en},
+              {"status", p.row.status},
+              {"results", p.row.results},
+              {"multiple", p.row.multiple},
+              {"max_choices", p.row.max_choices},
+              {"options", std::move(options)},
+              {"total", p.total},
+              {"created_by", p.row.created_by},
+              {"created_at", iso8601_utc(p.row.created_at_ms)},
+              {"opened_at", opt_iso(p.row.opened_at_ms)},
+              {"opened_at_ms", opt(p.row.opened_at_ms)},
+              {"opened_offset", opt_offset(opened_offset)},
+              {"opened_offset_ms", opt(opened_offset)},
+              {"closed_at", opt_iso(p.row.closed_at_ms)},
+              {"closed_at_ms", opt(p.row.closed_at_ms)},
+              {"closed_offset", opt_offset(closed_offset)},
+              {"closed_offset_ms", opt(closed_offset)}};
+}
+
+json polls_array(const Base& base, const std::vector<store::ArchivePoll>& polls) {
+  json a = json::array();
+  for (const auto& p : polls) a.push_back(poll_json(base, p));
+  return a;
+}
+
+// polls (CSV): one row per option, so a spreadsheet sums and charts them.
+// polls-json: {"format":"sabla-polls","version":1,"session":S,"polls":[...]}.
+struct PollsImpl final : Exporter::Impl {
+  bool csv = true;
+  Status produce(std::string* out, size_t, bool* done) override {
+    auto polls = base.reader->polls(base.session.id);
+    if (!polls) return polls.status();
+    *done = true;
+    if (!csv) {
+      out->append(dump(json{{"format", "sabla-polls"},
+                            {"version", 1},
+                            {"session", session_json(base.session)},
+                            {"polls", polls_array(base, *polls)}}));
+      out->push_back('\n');
+      return Status::ok();
+    }
+    out->append("\xEF\xBB\xBF");
+    out->append(
+        "poll,question_ar,question_en,status,results,multiple,option,option_ar,option_en,votes,percent,total,"
+        "opened_at,opened_offset,closed_at,closed_offset\r\n");
+    for (const auto& p : *polls) {
+      const json j = poll_json(base, p);
+      const auto text_of = [](const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); };
+      for (size_t i = 0; i < p.options.size(); ++i) {
+        const auto cell = [&](std::string_view v, bool last = false) {
+          csv_cell(out, v);
+          out->append(last ? "\r\n" : ",");
+        };
+        cell(std::to_string(p.row.id));
+        cell(p.row.question_ar);
+        cell(p.row.question_en);
+        cell(p.row.status);
+        cell(p.row.results);
+        cell(p.row.multiple ? "yes" : "no");
+        cell(std::to_string(i + 1));
+        cell(p.options[i].first);
+        cell(p.options[i].second);
+        cell(std::to_string(p.counts[i]));
+        // Whole percent of the ballots (a multiple-choice poll may pass 100 in sum).
+        cell(p.total > 0 ? std::to_string((p.counts[i] * 100 + p.total / 2) / p.total) : "0");
+        cell(std::to_string(p.total));
+        cell(text_of(j["opened_at"]));
+        cell(text_of(j["opened_offset"]));
+        cell(text_of(j["closed_at"]));
+        cell(text_of(j["closed_offset"]), true);
+      }
+    }
+    return Status::ok();
+  }
+  size_t peak() const override { return 0; }
+};
+
+// ---- Decisions ----
+
+// decisions (CSV): one row per answered question; decisions-json the same
+// with the history. Both from archive/decisions.h (approved comments only).
+struct DecisionsImpl final : Exporter::Impl {
+  bool csv = true;
+  Status produce(std::string* out, size_t, bool* done) override {
+    auto rows = archive::decision_rows(base.reader->handle(), base.session.id);
+    if (!rows) return rows.status();
+    *done = true;
+    if (!csv) {
+      json list = json::array();
+      for (const auto& d : *rows) {
+        json history = json::array();
+        for (const auto& [status, at] : d.history)
+          history.push_back(json{{"status", status}, {"at", iso8601_utc(at)}, {"at_ms", at}});
+        const auto offset = d.stream_offset_ms;
+        list.push_back(json{{"comment", d.comment_id}, {"text", d.text}, {"author", d.author}, {"askers", d.askers},
+                            {"votes", d.votes}, {"stream_offset", opt_offset(offset)}, {"status", d.status},
+                            {"note_ar", d.note_ar}, {"note_en", d.note_en}, {"owner", d.owner}, {"due", d.due},
+                            {"updated_at", iso8601_utc(d.updated_at_ms)}, {"history", std::move(history)}});
+      }
+      out->append(dump(json{{"format", "sabla-decisions"},
+                            {"version", 1},
+                            {"session", session_json(base.session)},
+                            {"decisions", std::move(list)}}));
+      out->push_back('\n');
+      return Status::ok();
+    }
+    out->append("\xEF\xBB\xBF");
+    out->append("comment,text,author,askers,votes,status,note_ar,note_en,owner,due,updated_at\r\n");
+    for (const auto& d : *rows) {
+      const auto cell = [&](std::string_view v, bool last = false) {
+        csv_cell(out, v);
+        out->append(last ? "\r\n" : ",");
+      };
+      cell(std::to_string(d.comment_id));
+      cell(d.text);
+      cell(d.author);
+      cell(std::to_string(d.askers));
+      cell(std::to_string(d.votes));
+      cell(d.status);
+      cell(d.note_ar);
+      cell(d.note_en);
+      cell(d.owner);
+      cell(d.due);
+      cell(iso8601_utc(d.updated_at_ms), true);
+    }
+    return Status::ok();
+  }
+  size_t peak() const override { return 0; }
+};
 
 // The document is written by hand around elements dumped one at a time, so
 // only one element (and one page of rows) exists at once.
@@ -350,6 +504,11 @@ struct JsonImpl final : Exporter::Impl {
           }
           if (Status s = on_air->status(); !s) return s;
           out->append(first ? "]" : "\n]");
+          // Polls are few (a handful per session): one read, one array.
+          auto polls = base.reader->polls(base.session.id);
+          if (!polls) return polls.status();
+          out->append(",\"polls\":");
+          out->append(dump(polls_array(base, *polls)));
           out->append("}\n");
           phase = Phase::end;
           break;
@@ -695,6 +854,10 @@ std::optional<Format> parse_format(std::string_view name) {
   if (name == "srt") return Format::srt;
   if (name == "chat-vtt") return Format::chat_vtt;
   if (name == "audit") return Format::audit;
+  if (name == "polls") return Format::polls;
+  if (name == "polls-json") return Format::polls_json;
+  if (name == "decisions") return Format::decisions;
+  if (name == "decisions-json") return Format::decisions_json;
   return std::nullopt;
 }
 
@@ -707,6 +870,10 @@ std::string_view format_name(Format f) {
     case Format::srt: return "srt";
     case Format::chat_vtt: return "chat-vtt";
     case Format::audit: return "audit";
+    case Format::polls: return "polls";
+    case Format::polls_json: return "polls-json";
+    case Format::decisions: return "decisions";
+    case Format::decisions_json: return "decisions-json";
   }
   return "csv";
 }
@@ -773,11 +940,31 @@ Result<std::unique_ptr<Exporter>> Exporter::open(const std::string& db_path, int
       }
       case Format::chat_vtt: impl = std::make_unique<ChatCaptionImpl>(); break;
       case Format::audit: impl = std::make_unique<AuditImpl>(); break;
+      case Format::polls:
+      case Format::polls_json: {
+        auto polls = std::make_unique<PollsImpl>();
+        polls->csv = format == Format::polls;
+        impl = std::move(polls);
+        break;
+      }
+      case Format::decisions:
+      case Format::decisions_json: {
+        auto decisions = std::make_unique<DecisionsImpl>();
+        decisions->csv = format == Format::decisions;
+        impl = std::move(decisions);
+        break;
+      }
     }
     if (!impl) return Status::error("invalid", "unknown export format");
     impl->format = format;
     impl->base.reader = std::move(reader.value());
     impl->base.session = std::move(**session);
+    auto links = impl->base.reader->merged_links(session_id);
+    if (!links) return links.status();
+    for (const auto& [id, head] : *links) {
+      impl->base.merged_into[id] = head;
+      impl->base.merged[head].push_back(id);
+    }
     return std::unique_ptr<Exporter>(new Exporter(std::move(impl)));
   } catch (const std::exception& e) {
     return Status::error("internal", std::string("export failed: ") + e.what());
@@ -820,6 +1007,10 @@ std::string Exporter::content_type() const {
     case Format::chat_vtt: return "text/vtt; charset=utf-8";
     case Format::srt: return "application/x-subrip; charset=utf-8";
     case Format::audit: return "application/x-ndjson";
+    case Format::polls: return "text/csv; charset=utf-8";
+    case Format::polls_json: return "application/json";
+    case Format::decisions: return "text/csv; charset=utf-8";
+    case Format::decisions_json: return "application/json";
   }
   return "application/octet-stream";
 }
@@ -834,6 +1025,10 @@ std::string Exporter::file_name() const {
     case Format::chat_vtt: return base + "-chat.vtt";
     case Format::srt: return base + ".srt";
     case Format::audit: return base + "-audit.jsonl";
+    case Format::polls: return base + "-polls.csv";
+    case Format::polls_json: return base + "-polls.json";
+    case Format::decisions: return base + "-decisions.csv";
+    case Format::decisions_json: return base + "-decisions.json";
   }
   return base;
 }

@@ -15,12 +15,13 @@
 //          a comma, quote, CR or LF), one row per comment in id order:
 //          id, received_at, stream_offset, author, source, text, status,
 //          decided_by, decided_at, reason, votes, aired (yes/no),
-//          first_aired_at. A cell starting with = + - @ TAB or CR gets a
+//          first_aired_at, merged_into (the comment a merged one was folded
+//          into, else empty). A cell starting with = + - @ TAB or CR gets a
 //          leading apostrophe (spreadsheet formula injection).
 // json     One document:
 //          {"format":"sabla-archive","version":1,"session":SESSION,
 //           "comments":[COMMENT...],"moderation_events":[EVENT...],
-//           "on_air_events":[ON_AIR...]}
+//           "on_air_events":[ON_AIR...],"polls":[POLL...]}
 //          SESSION: id, title_ar, title_en, status, created_at(_ms),
 //                   live_at(_ms), ended_at(_ms)  (null when unset)
 //          COMMENT: id, session, received_at, received_at_ms, stream_offset,
@@ -28,11 +29,27 @@
 //                   dir, text, original_text (null unless edited), status,
 //                   decision, decided_by, decided_at, decided_at_ms, reason,
 //                   votes, aired, first_aired_at, first_aired_at_ms,
-//                   first_aired_offset_ms
+//                   first_aired_offset_ms, merged_into (null unless
+//                   merged), merged (ids merged into this one)
 //          EVENT:   id, session, comment, viewer, action, actor, reason,
 //                   before_text, after_text, at, at_ms
 //          ON_AIR:  id, kind, comment, actor, at, at_ms, stream_offset,
 //                   stream_offset_ms, detail (JSON, or the raw text if invalid)
+//          POLL:    id, session, question_ar, question_en, status, results,
+//                   multiple, max_choices, options [{index, ar, en, votes}],
+//                   total (ballots), created_by, created_at, opened_at(_ms),
+//                   opened_offset(_ms), closed_at(_ms), closed_offset(_ms)
+// polls    CSV (BOM, as csv) with one row per poll option: poll, question_ar,
+//          question_en, status, results, multiple, option (1-based),
+//          option_ar, option_en, votes, percent (of the ballots), total,
+//          opened_at, opened_offset, closed_at, closed_offset.
+// polls-json {"format":"sabla-polls","version":1,"session":SESSION,"polls":[POLL...]}
+// decisions CSV (BOM) of the decisions register (archive/decisions.h): comment,
+//          text, author, askers, votes, status, note_ar, note_en, owner, due,
+//          updated_at. decisions-json: {"format":"sabla-decisions","version":1,
+//          "session":SESSION,"decisions":[{comment, text, author, askers, votes,
+//          stream_offset, status, note_ar, note_en, owner, due, updated_at,
+//          history:[{status, at, at_ms}]}]}
 // ndjson   One event per line, ordered by (time, received < moderation <
 //          on-air, id): {"event":E,"at","at_ms","offset","offset_ms",
 //          "comment",...}. E is received (author, viewer, source, text: the
@@ -65,9 +82,10 @@
 
 namespace sabla::archive {
 
-enum class Format { csv, json, ndjson, vtt, srt, chat_vtt, audit };
+enum class Format { csv, json, ndjson, vtt, srt, chat_vtt, audit, polls, polls_json, decisions, decisions_json };
 
-// "csv", "json", "ndjson", "vtt", "srt", "chat-vtt", "audit".
+// "csv", "json", "ndjson", "vtt", "srt", "chat-vtt", "audit", "polls", "polls-json",
+// "decisions", "decisions-json".
 std::optional<Format> parse_format(std::string_view name);
 std::string_view format_name(Format f);
 

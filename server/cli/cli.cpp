@@ -503,7 +503,7 @@ int export_session(const ExportOptions& options) {
   const std::optional<archive::Format> format = archive::parse_format(options.format);
   if (!format) {
     std::cerr << "error: unknown format '" << options.format
-              << "': use csv, json, ndjson, vtt, srt, chat-vtt or audit\n";
+              << "': use csv, json, ndjson, vtt, srt, chat-vtt, audit, polls, polls-json, decisions or decisions-json\n";
     return kUsageError;
   }
   int exit_code = 0;
@@ -680,7 +680,7 @@ void add_archive_commands(CLI::App& app, ArchiveCommands& cmds) {
   cmds.export_cmd = app.add_subcommand("export", "Export a session's record, or verify an audit export");
   ex.session_opt = cmds.export_cmd->add_option("--session", ex.session_id, "Session id");
   ex.format_opt =
-      cmds.export_cmd->add_option("--format", ex.format, "csv, json, ndjson, vtt, srt, chat-vtt or audit");
+      cmds.export_cmd->add_option("--format", ex.format, "csv, json, ndjson, vtt, srt, chat-vtt, audit, polls, polls-json, decisions or decisions-json");
   CLI::Option* out_opt = cmds.export_cmd->add_option("--out", ex.out_file, "File to write (default: stdout)");
   CLI::Option* verify_opt =
       cmds.export_cmd->add_option("--verify", ex.verify_file, "Check the hash chain of an audit export");

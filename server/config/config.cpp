@@ -169,6 +169,7 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
         {"comment_burst", double_into(c.comment_burst)},
         {"comments_per_second", double_into(c.comments_per_second)},
         {"votes_per_second", double_into(c.votes_per_second)},
+        {"poll_votes_per_ip", int_into(c.poll_votes_per_ip)},
         {"feed_size", int_into(c.feed_size)},
         {"fanout_tick_ms", int_into(c.fanout_tick_ms)},
         {"viewer_backlog", int_into(c.viewer_backlog)},
@@ -542,6 +543,9 @@ Status validate(const Config& c) {
   };
   for (const auto& [name, value] : ints) {
     if (Status s = positive(name, value); !s) return s;
+  }
+  if (c.poll_votes_per_ip < 0) {
+    return config_error("poll_votes_per_ip must not be negative (got " + std::to_string(c.poll_votes_per_ip) + ")");
   }
   // Zero is meaningful here: commit as soon as the queue is drained.
   if (c.batch_delay_ms < 0) {

@@ -41,6 +41,9 @@ struct Config {
   double comment_burst = 5;           // token bucket per viewer
   double comments_per_second = 0.5;
   double votes_per_second = 5;
+  // Ballots one IP address may cast in one poll (0: no cap). Viewers behind
+  // one NAT share an address, so the default is generous.
+  int poll_votes_per_ip = 50;
   int feed_size = 50;                 // approved comments in `welcome`
   int fanout_tick_ms = 50;            // viewer deliveries are coalesced per tick
   int viewer_backlog = 4096;          // ring of viewer-bound messages; laggers are culled

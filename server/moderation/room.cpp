@@ -48,7 +48,8 @@ Status Room::load() {
   for (auto& b : st.ip_bans) ip_bans_[b.ip] = b.until_ms;
   switch_session(st.current_session_id, false);
   for (auto& row : st.comments) {
-    Comment c{row, {}, {}};
+    Comment c;
+    c.row = row;
     if (row.status == CommentStatus::approved) feed_.push_back(row.id);
     comments_.emplace(row.id, std::move(c));
   }
@@ -57,7 +58,10 @@ Status Room::load() {
     auto it = comments_.find(comment_id);
     if (it != comments_.end()) it->second.voters.insert(viewer_id);
   }
+  load_merges();
   feed_cache_.reset();
+  load_polls(st);
+  load_outcomes(st);
 
   if (sessions_.empty()) {
     store::SessionRow def;
@@ -91,6 +95,7 @@ void Room::tick() {
   const bool rotating = on_air_.rotation_until_ms().has_value();
   auto events = on_air_.tick(clock_.now_ms());
   if (!events.empty()) commit_on_air(std::move(events), "rotation", 0, json::object(), "rotation", rotating);
+  push_due_polls();
 
   const int64_t steady = clock_.steady_ms();
   if (video_.running_time_ms && program_clock_.running() && !program_clock_.anchored()) {

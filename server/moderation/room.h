@@ -16,6 +16,9 @@
 //   room_studio.cpp    studio connections, snapshot, decisions, bans, settings
 //   room_on_air.cpp    on-air commands and their persistence, overlay clients
 //   room_sessions.cpp  sessions and the HTTP session API, the video link and program clock
+//   room_polls.cpp     live polls: studio commands, viewers' ballots, coalesced pushes
+//   room_merge.cpp     similar comments (SimilarityIndex) and merge/unmerge
+//   room_outcomes.cpp  the decisions register: outcomes, the author's push
 //   room_internal.h    helpers shared by those files only
 #pragma once
 #include <cstdint>
@@ -37,8 +40,10 @@
 #include "config/config.h"
 #include "moderation/front.h"
 #include "moderation/names.h"
+#include "moderation/polls.h"
 #include "moderation/rate_limiter.h"
 #include "moderation/settings.h"
+#include "moderation/similarity.h"
 #include "moderation/text.h"
 #include "protocol/messages.h"
 #include "sabla/overlay/on_air.h"
@@ -97,6 +102,8 @@ class Room final : public Inbound {
   void set_session_live(const Actor& actor, int64_t session_id, ApiDone done);
   void end_session(const Actor& actor, int64_t session_id, ApiDone done);
   void bridge_comment(const Actor& actor, int64_t session_id, const nlohmann::json& body, ApiDone done);
+  // POST /api/v1/comments/{id}/outcome and the studio's "outcome" (producers).
+  void record_outcome(const Actor& actor, int64_t comment_id, const nlohmann::json& body, ApiDone done);
 
   // Periodic work on the net thread: advances the on-air rotation, sends the
   // video status to studios (1 s) and the viewer count to viewers (5 s).
@@ -159,9 +166,12 @@ class Room final : public Inbound {
     std::deque<std::string> recent_order;
   };
   struct Comment {
-    store::CommentRow row;
+    store::CommentRow row;  // row.votes: its own plus those of the comments merged into it
     std::string reason;
     std::unordered_set<int64_t> voters;
+    int64_t own_votes = 0;          // the stored count of this comment alone
+    std::vector<int64_t> merged;    // comments merged into this one
+    std::vector<int64_t> similar;   // earlier similar comments when it arrived
   };
   struct ViewerConn {
     int64_t viewer_id = 0;
@@ -187,6 +197,32 @@ class Room final : public Inbound {
   void commit_on_air(std::vector<overlay::OnAirEvent> events, const std::string& actor, ConnId conn,
                      const nlohmann::json& msg, const std::string& action, bool rotation_changed);
   nlohmann::json rotation_json() const;
+
+  // Similar comments and merges (room_merge.cpp).
+  void index_similar(Comment& c);
+  nlohmann::json studio_comment(const Comment& c) const;
+  void load_merges();
+  void publish_head(const Comment& head);
+  Verdict handle_merge(ConnId conn, const StudioConn& sc, const std::string& type, const nlohmann::json& msg);
+
+  // The decisions register (room_outcomes.cpp).
+  Verdict handle_outcome(ConnId conn, const StudioConn& sc, const nlohmann::json& msg);
+  void load_outcomes(const store::LoadedState& st);
+  nlohmann::json viewer_outcomes_json(int64_t viewer_id) const;
+
+  // Polls (room_polls.cpp).
+  Verdict handle_poll_command(ConnId conn, const StudioConn& sc, const std::string& type, const nlohmann::json& msg);
+  Verdict handle_poll_vote(ConnId conn, ViewerConn& vc, const nlohmann::json& msg);
+  void load_polls(const store::LoadedState& st);
+  // Counts changed: pushed at once, or on a later tick so that no poll is
+  // pushed more than twice a second whatever the vote rate. `now`: a
+  // producer's change (status, on air), pushed at once.
+  void poll_changed(int64_t poll_id, bool now = false);
+  void push_due_polls();
+  void push_poll(const Poll& poll);
+  bool poll_visible_to_viewers(const Poll& poll) const;
+  nlohmann::json viewer_polls_json(int64_t viewer_id) const;
+  nlohmann::json studio_polls_json() const;
 
   // Stores a new comment (from a viewer or a bridge) and completes `done`
   // after COMMIT with the stored id/status.
@@ -255,6 +291,13 @@ class Room final : public Inbound {
   std::unordered_set<ConnId> overlay_conns_;
 
   overlay::OnAir on_air_;
+
+  // viewer id -> (comment id -> its current outcome), for the author's welcome.
+  std::unordered_map<int64_t, std::map<int64_t, nlohmann::json>> outcomes_by_viewer_;
+  SimilarityIndex similar_;  // the current session's open comments
+  std::map<int64_t, Poll> polls_;  // of unended sessions and the current one, by id
+  std::unordered_set<int64_t> polls_dirty_;                 // changed since their last push
+  std::unordered_map<int64_t, int64_t> poll_pushed_steady_ms_;  // last push per poll
 
   VideoLink video_;
   bool source_live_ = false;

@@ -176,13 +176,23 @@ void Room::store_comment(store::CommentRow row, InsertDone done) {
 void Room::on_comment_stored(const store::CommentRow& stored, const store::InsertedComment& inserted,
                              const std::string& reason) {
   if (!current_session_ || stored.session_id != *current_session_) return;  // session switched meanwhile
-  Comment c{stored, reason, {}};
+  Comment c;
+  c.row = stored;
+  c.reason = reason;
   c.row.id = inserted.id;
   c.row.status = inserted.status;
   auto& placed = comments_.insert_or_assign(inserted.id, std::move(c)).first->second;
+  placed.own_votes = placed.row.votes;
+  index_similar(placed);
   switch (placed.row.status) {
     case CommentStatus::pending:
-      out_.publish(Audience::studios, protocol::comment_frame("pending", placed.row, true, reason));
+      // The hot path's hand-built frame, unless there are similar comments to
+      // name (studio_comment adds "similar", "merged", "askers").
+      if (placed.similar.empty()) {
+        out_.publish(Audience::studios, protocol::comment_frame("pending", placed.row, true, reason));
+      } else {
+        out_.publish(Audience::studios, dump(json{{"type", "pending"}, {"comment", studio_comment(placed)}}));
+      }
       break;
     case CommentStatus::approved:
       metrics_.comments_approved++;
@@ -194,6 +204,7 @@ void Room::on_comment_stored(const store::CommentRow& stored, const store::Inser
                                                 {"comment", protocol::comment_json(placed.row, true, reason)}}));
       break;
     case CommentStatus::hidden:
+    case CommentStatus::merged:
       break;
   }
 }

@@ -24,17 +24,17 @@ json Room::snapshot_json(const Actor& actor) const {
   json pending = json::array();
   json approved = json::array();
   std::vector<const Comment*> recent;
-  uint64_t counts[4] = {0, 0, 0, 0};
+  uint64_t counts[5] = {0, 0, 0, 0, 0};
   for (const auto& [id, c] : comments_) {
     counts[static_cast<int>(c.row.status)]++;
     if (c.row.status == CommentStatus::pending && pending.size() < kSnapshotPending)
-      pending.push_back(protocol::comment_json(c.row, true, c.reason));
+      pending.push_back(studio_comment(c));
   }
   for (auto it = feed_.rbegin(); it != feed_.rend() && recent.size() < kSnapshotApproved; ++it) {
     auto c = comments_.find(*it);
     if (c != comments_.end() && c->second.row.status == CommentStatus::approved) recent.push_back(&c->second);
   }
-  for (const Comment* c : recent) approved.push_back(protocol::comment_json(c->row, true, c->reason));
+  for (const Comment* c : recent) approved.push_back(studio_comment(*c));
   return json{{"type", "snapshot"},
               {"me", {{"name", actor.name}, {"role", actor.role}}},
               {"session", protocol::session_json(current_session_row())},
@@ -43,12 +43,14 @@ json Room::snapshot_json(const Actor& actor) const {
               {"settings", settings_.to_json()},
               {"overlay", overlay_message()},
               {"rotation", rotation_json()},
+              {"polls", studio_polls_json()},
               {"pipeline", video_.status ? video_.status() : json{{"state", "off"}}},
               {"counters",
                {{"pending", counts[0]},
                 {"approved", counts[1]},
                 {"rejected", counts[2]},
                 {"hidden", counts[3]},
+                {"merged", counts[4]},
                 {"viewers", metrics_.viewers_connected}}}};
 }
 
@@ -102,6 +104,9 @@ Verdict Room::studio_message(ConnId conn, std::string_view frame) {
   if (t == "settings") return handle_settings(conn, sc, in->body);
   if (t == "air" || t == "queue_air" || t == "clear" || t == "lower_third" || t == "ticker" || t == "theme")
     return handle_on_air(conn, sc, t, in->body);
+  if (t == "outcome") return handle_outcome(conn, sc, in->body);
+  if (t == "merge" || t == "unmerge") return handle_merge(conn, sc, t, in->body);
+  if (t.rfind("poll_", 0) == 0) return handle_poll_command(conn, sc, t, in->body);
   reply_error(conn, in->body, code::kInvalid, "unknown message type for the studio");
   return Verdict::handled;
 }
@@ -226,7 +231,7 @@ void Room::broadcast_comment_change(const Comment& c, const std::string& action,
     out_.publish(Audience::viewers, dump(json{{"type", "retract"}, {"id", c.row.id}}));
   }
   out_.publish(Audience::studios, dump(json{{"type", "updated"}, {"action", action}, {"by", by},
-                                            {"comment", protocol::comment_json(c.row, true, c.reason)}}));
+                                            {"comment", studio_comment(c)}}));
 }
 
 Verdict Room::handle_ban(ConnId conn, const StudioConn& sc, bool ban, const json& msg) {

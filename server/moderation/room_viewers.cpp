@@ -93,6 +93,8 @@ void Room::send_welcome(ConnId conn, const Viewer& v, const std::string& token) 
             {"session", protocol::session_json(current_session_row())},
             {"feed", feed_json()},
             {"overlay", overlay_message()},
+            {"polls", viewer_polls_json(v.id)},
+            {"outcomes", viewer_outcomes_json(v.id)},
             {"settings", viewer_settings_json()},
             {"stream", video_.status ? json{{"hls", "/hls/live.m3u8"}, {"live", source_live_}}
                                      : json{{"hls", nullptr}, {"live", false}}},
@@ -138,6 +140,7 @@ Verdict Room::viewer_message(ConnId conn, std::string_view frame) {
     return handle_comment(conn, vc_it->second, f);
   }
   if (in->type == "vote") return handle_vote(conn, vc_it->second, in->body);
+  if (in->type == "poll_vote") return handle_poll_vote(conn, vc_it->second, in->body);
   if (in->type == "hello") {
     handle_hello(conn, vc_it->second, in->body);
     return Verdict::handled;
@@ -249,9 +252,11 @@ Verdict Room::handle_vote(ConnId conn, ViewerConn& vc, const json& msg) {
     }
     if (c == comments_.end()) return;
     metrics_.votes++;
-    c->second.row.votes = r->first;
+    // The stored count is this comment's own; merged comments add theirs.
+    c->second.row.votes += r->first - c->second.own_votes;
+    c->second.own_votes = r->first;
     feed_cache_.reset();
-    std::string frame = dump(json{{"type", "votes"}, {"id", comment_id}, {"votes", r->first}});
+    std::string frame = dump(json{{"type", "votes"}, {"id", comment_id}, {"votes", c->second.row.votes}});
     out_.publish(Audience::viewers, frame);
     out_.publish(Audience::studios, frame);
   });

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "archive/decisions.h"
 #include "archive/export.h"
 #include "archive/queries.h"
 #include "common/crypto.h"
@@ -86,26 +87,7 @@ void NetServer::archive_api(lws* wsi, HttpTxn* txn, const Actor& actor) {
     }
     return n;
   };
-  // A search may scan a whole session (seconds for a million comments): it
-  // runs on the reader worker, never on the net thread, and the answer comes
-  // back through post() like a store completion.
-  const uint64_t txn_id = txn->id;
-  auto reply = [&](std::function<Result<json>()> query) {
-    bool queued = reader_worker_->post([this, txn_id, query = std::move(query)] {
-      auto result = std::make_shared<Result<json>>(query());
-      post([this, txn_id, result] {
-        HttpTxn* t = find_txn(txn_id);
-        if (!t) return;  // the client went away meanwhile
-        const Result<json>& r = *result;
-        if (r) return respond_json(t, 200, *r);
-        const Status failure = r.status();  // by value: code() must not outlive it
-        const std::string& code = failure.code();
-        const int status = code == "not_found" ? 404 : code == "invalid" ? 400 : code == "timeout" ? 503 : 500;
-        respond_json(t, status, error_body(status == 500 ? "internal" : code.c_str(), failure.message()));
-      });
-    });
-    if (!queued) respond_json(txn, 503, error_body("busy", "too many archive queries at once, try again"));
-  };
+  auto reply = [&](std::function<Result<json>()> query) { reply_from_reader(txn, std::move(query)); };
   const std::string db = config_.db_path();
   const std::string& path = txn->path;
   if (path == "/api/v1/archive/sessions") return reply([db] { return archive::session_summaries(db); });
@@ -135,6 +117,45 @@ void NetServer::archive_api(lws* wsi, HttpTxn* txn, const Actor& actor) {
                   offset] { return archive::search_comments(db, session, q, st, src, au, limit, offset); });
   }
   respond_json(txn, 404, error_body("not_found", "no such route"));
+}
+
+// A search may scan a whole session (seconds for a million comments): it
+// runs on the reader worker, never on the net thread, and the answer comes
+// back through post() like a store completion.
+void NetServer::reply_from_reader(HttpTxn* txn, std::function<Result<json>()> query) {
+  const uint64_t txn_id = txn->id;
+  bool queued = reader_worker_->post([this, txn_id, query = std::move(query)] {
+    auto result = std::make_shared<Result<json>>(query());
+    post([this, txn_id, result] {
+      HttpTxn* t = find_txn(txn_id);
+      if (!t) return;  // the client went away meanwhile
+      const Result<json>& r = *result;
+      if (r) return respond_json(t, 200, *r);
+      const Status failure = r.status();  // by value: code() must not outlive it
+      const std::string& code = failure.code();
+      const int status = code == "not_found" ? 404 : code == "invalid" ? 400 : code == "timeout" ? 503 : 500;
+      respond_json(t, status, error_body(status == 500 ? "internal" : code.c_str(), failure.message()));
+    });
+  });
+  if (!queued) respond_json(txn, 503, error_body("busy", "too many archive queries at once, try again"));
+}
+
+// The public decisions register (archive/decisions.h): anyone may read it.
+void NetServer::public_api(HttpTxn* txn) {
+  if (txn->method != "GET" && txn->method != "HEAD")
+    return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
+  const std::string db = config_.db_path();
+  const std::string& path = txn->path;
+  if (path == "/api/v1/public/sessions") return reply_from_reader(txn, [db] { return archive::public_sessions(db); });
+  const std::string prefix = "/api/v1/public/sessions/";
+  const std::string suffix = "/decisions";
+  if (path.rfind(prefix, 0) != 0 || path.size() <= prefix.size() + suffix.size() ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return respond_json(txn, 404, error_body("not_found", "no such route"));
+  auto id = parse_id(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+  if (!id) return respond_json(txn, 404, error_body("not_found", "no such session"));
+  const int64_t session = *id;
+  reply_from_reader(txn, [db, session] { return archive::public_decisions(db, session); });
 }
 
 // "ok" (200), or "degraded" (503) when a cluster node cannot reach Redis: a
@@ -211,6 +232,26 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
     if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in first"));
     return archive_api(wsi, txn, *actor);
   }
+  if (path.rfind("/api/v1/public/", 0) == 0) return public_api(txn);
+  if (path.rfind("/api/v1/comments/", 0) == 0) {
+    // POST /api/v1/comments/{id}/outcome: a producer records management's response.
+    const std::string prefix = "/api/v1/comments/";
+    const std::string suffix = "/outcome";
+    const bool shaped = path.size() > prefix.size() + suffix.size() &&
+                        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    std::optional<int64_t> id;
+    if (shaped) id = parse_id(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+    if (!id) return respond_json(txn, 404, error_body("not_found", "no such route"));
+    if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
+    if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in or send a bearer token"));
+    if (via_cookie && !origin_allowed(wsi, true)) return respond_json(txn, 403, error_body("forbidden", "origin not allowed"));
+    auto body = json::parse(txn->body, nullptr, false);
+    if (body.is_discarded()) return respond_json(txn, 400, error_body("invalid", "malformed JSON"));
+    const uint64_t txn_id = txn->id;
+    return room_->record_outcome(*actor, *id, body, [this, txn_id](moderation::ApiReply r) {
+      if (HttpTxn* t = find_txn(txn_id)) respond_json(t, r.status, r.body);
+    });
+  }
   if (path.rfind("/api/v1/sessions", 0) != 0) return respond_json(txn, 404, error_body("not_found", "no such route"));
   if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in or send a bearer token"));
   if (post_method && via_cookie && !origin_allowed(wsi, true))
@@ -272,7 +313,7 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
     const char* f = lws_get_urlarg_by_name(wsi, "format=", value, sizeof(value));
     auto format = archive::parse_format(f ? f : "csv");
     if (!format)
-      return respond_json(txn, 400, error_body("invalid", "format must be csv, json, ndjson, vtt, srt, chat-vtt or audit"));
+      return respond_json(txn, 400, error_body("invalid", "format must be csv, json, ndjson, vtt, srt, chat-vtt, audit, polls, polls-json, decisions or decisions-json"));
     auto exporter = archive::Exporter::open(config_.db_path(), *id, *format);
     if (!exporter) {
       const bool missing = exporter.status().code() == "not_found";

@@ -301,6 +301,7 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
   else if (path == "/overlay" || path == "/overlay/") file = "overlay.html";
   else if (path == "/archive" || path == "/archive/") file = "archive.html";
   else if (path == "/report" || path == "/report.html") file = "report.html";
+  else if (path == "/decisions" || path == "/decisions/") file = "decisions.html";
   else if (path == "/site.js") {
     // What the pages need from the configuration before they render
     // (static/assets/i18n.js imports it). default_language is "ar" or "en"
@@ -318,6 +319,7 @@ int NetServer::handle_http_request(lws* wsi, HttpTxn* txn) {
   if (!file.empty()) full = static_dir_ + "/" + file;
   // An edge node serves the viewer and overlay pages; the rest lives on the main node.
   const bool main_only_page = file == "studio.html" || file == "archive.html" || file == "report.html" ||
+                              file == "decisions.html" ||
                               path.rfind("/hls/", 0) == 0;
   if (!room_ && main_only_page) {
     main_node_only(txn);

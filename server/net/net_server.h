@@ -118,6 +118,11 @@ class NetServer final : public moderation::Outbound {
   void main_node_only(HttpTxn* txn);
   nlohmann::json health_json(int* status);
   void archive_api(lws* wsi, HttpTxn* txn, const moderation::Actor& actor);
+  // GET /api/v1/public/...: the decisions register, no login (issue 13).
+  void public_api(HttpTxn* txn);
+  // Runs `query` on the reader worker and answers `txn` with its JSON (or
+  // its error mapped to 404/400/503/500) back on the net thread.
+  void reply_from_reader(HttpTxn* txn, std::function<Result<nlohmann::json>()> query);
   void login(lws* wsi, HttpTxn* txn);
 
   // metrics.cpp

@@ -214,6 +214,7 @@ nlohmann::json comment_json(const store::CommentRow& row, bool for_studio, const
                       {"offset", row.stream_offset_ms ? nlohmann::json(*row.stream_offset_ms) : nlohmann::json()},
                       {"votes", row.votes},
                       {"status", std::string(store::to_string(row.status))}};
+  if (row.merged_into) j["merged_into"] = *row.merged_into;
   if (for_studio) {
     if (row.viewer_id) j["viewer"] = *row.viewer_id;
     if (!reason.empty()) j["reason"] = reason;

@@ -29,6 +29,8 @@ inline constexpr const char* kInvalid = "invalid";
 inline constexpr const char* kNoSession = "no_session";
 inline constexpr const char* kConflict = "conflict";
 inline constexpr const char* kNotFound = "not_found";
+// A vote for a poll that is closed.
+inline constexpr const char* kClosed = "closed";
 inline constexpr const char* kForbidden = "forbidden";
 inline constexpr const char* kBusy = "busy";
 inline constexpr const char* kInternal = "internal";

@@ -618,6 +618,123 @@ Result<std::vector<ArchiveListComment>> ArchiveReader::top_comments(int64_t sess
   }
 }
 
+Result<std::vector<std::pair<int64_t, int64_t>>> ArchiveReader::merged_links(int64_t session_id) {
+  try {
+    std::vector<std::pair<int64_t, int64_t>> out;
+    {
+      Prepared has(db_, "SELECT 1 FROM pragma_table_info('comments') WHERE name = 'merged_into'");
+      if (!has.status()) return has.status();
+      Status error;
+      const bool found = has.step(&error);
+      has.reset();
+      if (!error) return error;
+      if (!found) return out;
+    }
+    Prepared st(db_,
+                "SELECT id, merged_into FROM comments WHERE session_id = ?1 AND merged_into IS NOT NULL "
+                "AND status = 'merged' ORDER BY id");
+    if (!st.status()) return st.status();
+    if (Status s = st.bind(1, session_id); !s) return s;
+    Status error;
+    while (st.step(&error)) out.emplace_back(sqlite3_column_int64(st.get(), 0), sqlite3_column_int64(st.get(), 1));
+    st.reset();
+    if (!error) return error;
+    return out;
+  } catch (const std::exception& e) {
+    return Status::error("internal", e.what());
+  }
+}
+
+Result<std::vector<ArchivePoll>> ArchiveReader::polls(int64_t session_id) {
+  try {
+    std::vector<ArchivePoll> out;
+    {
+      Prepared has(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'polls'");
+      if (!has.status()) return has.status();
+      Status error;
+      const bool found = has.step(&error);
+      has.reset();
+      if (!error) return error;
+      if (!found) return out;
+    }
+    std::unordered_map<int64_t, size_t> index;
+    {
+      Prepared st(db_,
+                  "SELECT id, session_id, question_ar, question_en, options, multiple, max_choices, results, status, "
+                  "created_by, created_at_ms, opened_at_ms, opened_offset_ms, closed_at_ms, closed_offset_ms, "
+                  "(SELECT count(*) FROM poll_votes v WHERE v.poll_id = polls.id) "
+                  "FROM polls WHERE session_id = ?1 ORDER BY id");
+      if (!st.status()) return st.status();
+      if (Status s = st.bind(1, session_id); !s) return s;
+      Status error;
+      while (st.step(&error)) {
+        sqlite3_stmt* q = st.get();
+        auto text = [q](int c) {
+          const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(q, c));
+          return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(q, c))) : std::string();
+        };
+        auto opt = [q](int c) -> std::optional<int64_t> {
+          if (sqlite3_column_type(q, c) == SQLITE_NULL) return std::nullopt;
+          return sqlite3_column_int64(q, c);
+        };
+        ArchivePoll p;
+        p.row.id = sqlite3_column_int64(q, 0);
+        p.row.session_id = sqlite3_column_int64(q, 1);
+        p.row.question_ar = text(2);
+        p.row.question_en = text(3);
+        p.row.options = text(4);
+        p.row.multiple = sqlite3_column_int64(q, 5) != 0;
+        p.row.max_choices = sqlite3_column_int64(q, 6);
+        p.row.results = text(7);
+        p.row.status = text(8);
+        p.row.created_by = text(9);
+        p.row.created_at_ms = sqlite3_column_int64(q, 10);
+        p.row.opened_at_ms = opt(11);
+        p.row.opened_offset_ms = opt(12);
+        p.row.closed_at_ms = opt(13);
+        p.row.closed_offset_ms = opt(14);
+        p.total = sqlite3_column_int64(q, 15);
+        nlohmann::json options = nlohmann::json::parse(p.row.options, nullptr, false);
+        if (options.is_array()) {
+          for (const auto& o : options) {
+            std::string ar, en;
+            if (o.is_object()) {
+              if (auto a = o.find("ar"); a != o.end() && a->is_string()) ar = a->get<std::string>();
+              if (auto e = o.find("en"); e != o.end() && e->is_string()) en = e->get<std::string>();
+            }
+            p.options.emplace_back(std::move(ar), std::move(en));
+          }
+        }
+        p.counts.assign(p.options.size(), 0);
+        index[p.row.id] = out.size();
+        out.push_back(std::move(p));
+      }
+      st.reset();
+      if (!error) return error;
+    }
+    // One grouped pass over the session's ballots: votes per option index.
+    Prepared st(db_,
+                "SELECT v.poll_id, CAST(j.value AS INTEGER), count(*) FROM poll_votes v JOIN polls p ON p.id = v.poll_id, "
+                "json_each(v.options) j WHERE p.session_id = ?1 AND json_valid(v.options) GROUP BY 1, 2");
+    if (!st.status()) return st.status();
+    if (Status s = st.bind(1, session_id); !s) return s;
+    Status error;
+    while (st.step(&error)) {
+      auto it = index.find(sqlite3_column_int64(st.get(), 0));
+      const int64_t option = sqlite3_column_int64(st.get(), 1);
+      if (it == index.end()) continue;
+      auto& counts = out[it->second].counts;
+      if (option >= 0 && option < static_cast<int64_t>(counts.size()))
+        counts[static_cast<size_t>(option)] = sqlite3_column_int64(st.get(), 2);
+    }
+    st.reset();
+    if (!error) return error;
+    return out;
+  } catch (const std::exception& e) {
+    return Status::error("internal", e.what());
+  }
+}
+
 // ---- Retention ----
 
 namespace {

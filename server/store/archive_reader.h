@@ -60,6 +60,14 @@ struct ArchiveOnAirEvent {
   bool has_comment = false;  // the comment row still exists
 };
 
+// A poll with its counts (from the ballots: the last one per viewer).
+struct ArchivePoll {
+  PollRow row;
+  std::vector<std::pair<std::string, std::string>> options;  // (ar, en)
+  std::vector<int64_t> counts;                               // per option
+  int64_t total = 0;                                         // ballots
+};
+
 // Order of a walk through a session's rows.
 enum class ArchiveOrder {
   by_id,    // insertion order (comments, audit log)
@@ -197,6 +205,14 @@ class ArchiveReader {
   // The session's approved comments with the most votes (ties: earlier id
   // first); rejected, hidden and pending ones are never listed.
   Result<std::vector<ArchiveListComment>> top_comments(int64_t session_id, size_t limit);
+
+  // (comment, merged into) of the session's merged comments, by comment id
+  // (empty for a database from before migration 5).
+  Result<std::vector<std::pair<int64_t, int64_t>>> merged_links(int64_t session_id);
+
+  // The session's polls by id with their counts (a few rows each; empty for
+  // a database from before migration 5).
+  Result<std::vector<ArchivePoll>> polls(int64_t session_id);
 
   // Makes every query on this reader fail with code "timeout" once
   // `budget_ms` from now have passed (0 lifts the limit). Queries check it

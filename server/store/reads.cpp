@@ -47,6 +47,8 @@ Result<LoadedState> Store::load_state() {
       while (st.step()) state.votes.emplace_back(st.i64(0), st.i64(1));
       if (!st.status()) return st.status();
     }
+    if (Status s = read_live_polls(db, state.current_session_id, state); !s) return s;
+    if (Status s = read_author_outcomes(db, state); !s) return s;
     {
       Stmt st(db, "SELECT " VIEWER_COLUMNS " FROM viewers ORDER BY id");
       while (st.step()) state.viewers.push_back(read_viewer(st));

@@ -8,6 +8,7 @@ std::string_view to_string(CommentStatus s) {
     case CommentStatus::approved: return "approved";
     case CommentStatus::rejected: return "rejected";
     case CommentStatus::hidden: return "hidden";
+    case CommentStatus::merged: return "merged";
   }
   return "pending";
 }
@@ -17,6 +18,7 @@ std::optional<CommentStatus> parse_comment_status(std::string_view s) {
   if (s == "approved") return CommentStatus::approved;
   if (s == "rejected") return CommentStatus::rejected;
   if (s == "hidden") return CommentStatus::hidden;
+  if (s == "merged") return CommentStatus::merged;
   return std::nullopt;
 }
 
@@ -48,6 +50,8 @@ CommentRow read_comment(const Stmt& s) {
   r.stream_offset_ms = s.opt_i64(11);
   r.status = parse_comment_status(s.text(12)).value_or(CommentStatus::pending);
   r.votes = s.i64(13);
+  r.merged_into = s.opt_i64(14);
+  r.merged_from = s.text(15);
   return r;
 }
 
@@ -95,6 +99,23 @@ ApiTokenRow read_api_token(const Stmt& s) {
   r.token_hash = s.text(3);
   r.created_at_ms = s.i64(4);
   return r;
+}
+
+// One audit row (every write that changes what the public or the record sees).
+Status insert_event(Db& db, const ModerationEvent& e) {
+  Stmt st(db,
+          "INSERT INTO moderation_events (session_id, comment_id, viewer_id, action, actor, "
+          "reason, before_text, after_text, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  st.bind(e.session_id)
+      .bind(e.comment_id)
+      .bind(e.viewer_id)
+      .bind(e.action)
+      .bind(e.actor)
+      .bind(e.reason)
+      .bind(e.before_text)
+      .bind(e.after_text)
+      .bind(e.at_ms);
+  return st.run();
 }
 
 }  // namespace sabla::store

@@ -22,6 +22,8 @@
 //   writer.cpp  the writer thread and batches (Store::Impl, writer.h)
 //   writes.cpp  the live session's writes; reads.cpp its reads
 //   auth.cpp    accounts, API tokens, login sessions (writes and reads)
+//   polls.cpp   live polls and ballots (writes and reads); merges.cpp merge/unmerge
+//   outcomes.cpp the decisions register (writes and reads)
 //   rows.cpp    column lists and row readers; sqlite.cpp the SQLite plumbing
 //   schema.cpp  every migration; archive_reader.cpp the export's paged cursors
 #pragma once
@@ -40,7 +42,8 @@
 
 namespace sabla::store {
 
-enum class CommentStatus { pending, approved, rejected, hidden };
+// merged: folded into a similar comment (merged_into); unmerge restores merged_from.
+enum class CommentStatus { pending, approved, rejected, hidden, merged };
 std::string_view to_string(CommentStatus s);
 std::optional<CommentStatus> parse_comment_status(std::string_view s);
 
@@ -69,6 +72,8 @@ struct CommentRow {
   std::optional<int64_t> stream_offset_ms;
   CommentStatus status = CommentStatus::pending;
   int64_t votes = 0;
+  std::optional<int64_t> merged_into;  // status merged: the comment it was folded into
+  std::string merged_from;             // status merged: the status it had before
 };
 
 struct InsertedComment {
@@ -116,6 +121,14 @@ struct Decision {
   ModerationEvent event;
 };
 
+// A merge (`into` set) or an unmerge of one comment, with its audit row
+// (action and reason are filled in by the store).
+struct MergeChange {
+  int64_t comment_id = 0;
+  std::optional<int64_t> into;
+  ModerationEvent event;
+};
+
 // One on-air change (aired, replaced, cleared, lower_third, ticker, theme...).
 struct OnAirEventRow {
   int64_t id = 0;
@@ -150,6 +163,46 @@ struct AuthSessionRow {
   int64_t expires_at_ms = 0;
 };
 
+// A live poll as stored (migration 5). `options` is JSON text [{"ar","en"}].
+struct PollRow {
+  int64_t id = 0;  // assigned by the store
+  int64_t session_id = 0;
+  std::string question_ar, question_en;
+  std::string options = "[]";
+  bool multiple = false;
+  int64_t max_choices = 1;
+  std::string results = "live";  // live | after_close | hidden
+  std::string status = "draft";  // draft | open | closed
+  std::string created_by;
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> opened_at_ms, opened_offset_ms;  // first opening
+  std::optional<int64_t> closed_at_ms, closed_offset_ms;  // last closing
+};
+
+// One viewer's ballot in a poll (the last one counts); `options` is JSON
+// text, a list of option indexes.
+struct PollBallotRow {
+  int64_t poll_id = 0;
+  int64_t viewer_id = 0;
+  std::string options = "[]";
+  std::string ip;
+  int64_t at_ms = 0;
+};
+
+// Management's response to an approved comment (the decisions register).
+// Append-only: the newest row per comment is its current outcome.
+struct OutcomeRow {
+  int64_t id = 0;          // assigned by the store
+  int64_t comment_id = 0;
+  int64_t session_id = 0;  // the comment's (filled in by the store)
+  std::string status;      // received | studying | accepted | implemented | declined
+  std::string note_ar, note_en, owner;
+  std::string due;         // YYYY-MM-DD or ""
+  std::string actor;
+  int64_t at_ms = 0;
+  std::optional<int64_t> viewer_id;  // the comment's author (filled in by the store)
+};
+
 // What the net thread needs at start: everything of the current session.
 struct LoadedState {
   std::vector<SessionRow> sessions;           // all sessions, by id
@@ -160,6 +213,12 @@ struct LoadedState {
   nlohmann::json settings = nlohmann::json::object();  // last saved moderation settings
   nlohmann::json on_air;                      // last saved on-air state (null when none)
   std::optional<int64_t> current_session_id;  // the live session, else none
+  // Polls of every session that has not ended (a survey may run before its
+  // session goes live), with their ballots.
+  std::vector<PollRow> polls;
+  std::vector<PollBallotRow> poll_ballots;
+  // The newest outcome of every comment that has a viewer as its author.
+  std::vector<OutcomeRow> author_outcomes;
 };
 
 struct StoreMetrics {
@@ -205,6 +264,10 @@ class Store {
   bool apply_decision(Decision decision, std::function<void(Status)> done);
   // Adds one vote once per viewer; returns the comment's vote count, and
   // whether this call added it.
+  // Merges a comment into another of its session (both pending or approved,
+  // the comment not itself the head of a group) or unmerges it; returns its
+  // new status. not_found, invalid or conflict when the rule is broken.
+  bool merge_comment(MergeChange change, std::function<void(Result<CommentStatus>)> done);
   bool add_vote(int64_t comment_id, int64_t viewer_id,
                 std::function<void(Result<std::pair<int64_t, bool>>)> done);
   bool save_viewer(ViewerRow viewer, std::function<void(Status)> done);
@@ -228,6 +291,19 @@ class Store {
   bool create_api_token(ApiTokenRow token, std::function<void(Result<ApiTokenRow>)> done);
   bool save_auth_session(AuthSessionRow session, std::function<void(Status)> done);
   bool delete_auth_session(std::string token_hash, std::function<void(Status)> done);
+  // Polls (polls.cpp). Each change is written with its audit row in one
+  // transaction; the event's session is the poll's.
+  bool create_poll(PollRow poll, ModerationEvent event, std::function<void(Result<PollRow>)> done);
+  // Status and the opened/closed times; not_found when there is no such poll.
+  bool update_poll(PollRow poll, ModerationEvent event, std::function<void(Status)> done);
+  // Drafts only: conflict when the poll was opened, not_found when unknown.
+  bool delete_poll(int64_t poll_id, ModerationEvent event, std::function<void(Status)> done);
+  // Replaces the viewer's earlier ballot in the poll.
+  bool save_poll_ballot(PollBallotRow ballot, std::function<void(Status)> done);
+  // Appends an outcome to an approved comment (any session) with an
+  // "outcome" audit row holding it; not_found, or conflict when the comment
+  // is not approved. Returns the row with id, session and author filled in.
+  bool record_outcome(OutcomeRow outcome, std::function<void(Result<OutcomeRow>)> done);
   // Writes nothing: `done` runs once every operation queued before it has
   // committed (or failed). The cluster main acknowledges a Redis entry with
   // it only after what the entry caused is on disk.
@@ -247,6 +323,11 @@ class Store {
   Result<std::vector<ModerationEvent>> moderation_events(int64_t session_id);
   Result<std::vector<OnAirEventRow>> on_air_events(int64_t session_id);
   Result<int64_t> schema_version();
+  // A session's polls by id, and their ballots (the export counts them).
+  Result<std::vector<PollRow>> polls_of_session(int64_t session_id);
+  Result<std::vector<PollBallotRow>> poll_ballots_of_session(int64_t session_id);
+  // Every outcome recorded for a comment, oldest first.
+  Result<std::vector<OutcomeRow>> outcome_history(int64_t comment_id);
 
   StoreMetrics metrics() const;
   // Blocks until every operation queued so far has committed and its

@@ -16,22 +16,6 @@ int64_t wall_now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-Status insert_event(Db& db, const ModerationEvent& e) {
-  Stmt st(db,
-          "INSERT INTO moderation_events (session_id, comment_id, viewer_id, action, actor, "
-          "reason, before_text, after_text, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  st.bind(e.session_id)
-      .bind(e.comment_id)
-      .bind(e.viewer_id)
-      .bind(e.action)
-      .bind(e.actor)
-      .bind(e.reason)
-      .bind(e.before_text)
-      .bind(e.after_text)
-      .bind(e.at_ms);
-  return st.run();
-}
-
 // The stored row that made an insert a no-op, looked up by the same key
 // order the unique indexes use.
 Result<InsertedComment> find_duplicate(Db& db, const CommentRow& row) {

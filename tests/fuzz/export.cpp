@@ -296,14 +296,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  // CSV: header + one row per comment, 13 cells each, text and author intact.
+  // CSV: header + one row per comment, 14 cells each, text and author intact.
   const std::string csv = export_all(sid, Format::csv);
   FUZZ_CHECK(csv.substr(0, 3) == "\xEF\xBB\xBF", "CSV without BOM");
   FUZZ_CHECK(is_valid_utf8(csv), "CSV: invalid UTF-8");
   const auto rows = test::parse_csv(std::string_view(csv).substr(3));
   FUZZ_CHECK(rows.size() == comments.size() + 1, "CSV rows: " + std::to_string(rows.size()) + " for " +
                                                      std::to_string(comments.size()) + " comments");
-  for (size_t i = 0; i < rows.size(); ++i) FUZZ_CHECK(rows[i].size() == 13, "CSV row " + std::to_string(i));
+  for (size_t i = 0; i < rows.size(); ++i) FUZZ_CHECK(rows[i].size() == 14, "CSV row " + std::to_string(i));
   for (size_t i = 0; i < comments.size(); ++i) {
     FUZZ_CHECK(rows[i + 1][0] == std::to_string(ids[i]), "CSV id cell");
     if (is_valid_utf8(comments[i].text))

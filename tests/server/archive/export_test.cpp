@@ -416,7 +416,7 @@ SCENARIO("CSV export round-trips through an RFC 4180 parser", "[archive]") {
     REQUIRE(!rows.empty());
     CHECK(rows[0] == std::vector<std::string>{"id", "received_at", "stream_offset", "author", "source", "text",
                                               "status", "decided_by", "decided_at", "reason", "votes", "aired",
-                                              "first_aired_at"});
+                                              "first_aired_at", "merged_into"});
   }
   THEN("every comment comes back with the same text, neutralised where formula-like") {
     const auto rows = parse_csv(std::string_view(ex.bytes).substr(3));
@@ -424,7 +424,7 @@ SCENARIO("CSV export round-trips through an RFC 4180 parser", "[archive]") {
     for (size_t i = 0; i < samples().size(); ++i) {
       const auto& row = rows[i + 1];
       INFO("row " << i);
-      REQUIRE(row.size() == 13);
+      REQUIRE(row.size() == 14);
       CHECK(row[0] == std::to_string(fx.ids[i]));
       CHECK(row[1] == archive::iso8601_utc(kLiveAt + static_cast<int64_t>(i) * 10'000));
       CHECK(row[2] == archive::format_offset(static_cast<int64_t>(i) * 10'000));

@@ -59,6 +59,7 @@ wal_autocheckpoint = 200
 max_connections_per_ip = 8
 comment_burst = 3
 comments_per_second = 0.25
+poll_votes_per_ip = 3
 
 [session]
 default_title_ar = "جلسة الاختبار"
@@ -91,6 +92,7 @@ SCENARIO("a TOML file overrides the defaults", "[config]") {
     CHECK(config.max_connections_per_ip == 8);
     CHECK(config.comment_burst == Approx(3.0));  // an integer is accepted for a float field
     CHECK(config.comments_per_second == Approx(0.25));
+    CHECK(config.poll_votes_per_ip == 3);
     CHECK(config.default_title_ar == "جلسة الاختبار");
     CHECK(config.auth_session_hours == 2);
   }
