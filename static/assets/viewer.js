@@ -6,6 +6,7 @@ import { ReconnectingSocket, wsUrl } from './ws.js';
 import { el, $, dirOf, codePointLength, newClientId } from './dom.js';
 import { PlayheadClock, ProgramSync, bindSyncSwitch } from './sync.js';
 import { initShell } from './shell.js';
+import { ViewerPolls, outcomeNode } from './viewer-polls.js';
 
 initShell(); // the header (with #conn) first: `ui` below looks it up
 
@@ -115,6 +116,12 @@ const socket = new ReconnectingSocket({
     renderCompose();
   },
 });
+const polls = new ViewerPolls($('#polls-panel'), (m) => socket.send(m));
+// Management's response to the viewer's own comments (id -> outcome), shown beside them.
+const outcomes = new Map();
+function setOutcome(msg) {
+  if (Number.isInteger(msg.id) && msg.outcome && typeof msg.outcome === 'object') outcomes.set(msg.id, msg.outcome);
+}
 
 function onOpen() {
   state.welcomes = 0;
@@ -164,6 +171,9 @@ function handleMessage(msg) {
     case 'viewers': setViewers(msg.count); break;
     case 'overlay': onOverlay(msg); break;
     case 'mine': setMineStatus(msg.id, msg.status); break;
+    case 'poll': polls.update(msg.poll); break;
+    case 'voted': polls.voted(msg); break;
+    case 'outcome': setOutcome(msg); renderMine(); break;
     default: break;
   }
 }
@@ -177,6 +187,8 @@ function onWelcome(msg) {
   if ('stream' in msg) setStream(msg.stream);
   if ('viewers' in msg) setViewers(msg.viewers);
   if (Array.isArray(msg.feed)) replaceFeed(msg.feed);
+  if (Array.isArray(msg.polls)) polls.setAll(msg.polls);
+  if (Array.isArray(msg.outcomes)) { for (const o of msg.outcomes) setOutcome(o); renderMine(); }
 
   // On connect the server greets a fresh viewer; our hello (sent on open)
   // brings a second welcome with our own identity. Comments wait for it so
@@ -240,6 +252,8 @@ function onError(msg) {
     showStatus('error', COMMENT_ERRORS.includes(code) ? `err_${code}` : 'err_unknown', { code }, code);
     return;
   }
+  // A refused poll ballot is shown on its poll.
+  if (polls.error(code)) return;
   // Errors without client_id answer votes or hello.
   const id = msg.id ?? state.lastVoteId;
   if (code === 'conflict') {
@@ -740,7 +754,8 @@ function renderMine() {
     const st = mineState(m);
     return el('li', { class: 'mine-item', dataset: { id: m.id ?? '', clientId: m.client_id, state: st } },
       el('span', { class: 'mine-state', text: t(`mine_${st}`) }),
-      el('p', { class: 'mine-text', dir: 'auto', text: m.text }));
+      el('p', { class: 'mine-text', dir: 'auto', text: m.text }),
+      outcomeNode(outcomes.get(m.id)));
   }));
 }
 
@@ -824,6 +839,7 @@ function rerenderAll() {
 
 const renderSync = bindSyncSwitch(ui.syncToggle, sync, { t, storageGet, storageSet });
 onLangChange(rerenderAll);
+onLangChange(() => polls.render());
 rerenderAll();
 renderFeedEmpty();
 socket.start();

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Browser XSS corpus: every payload of xss-payloads.json goes in as a
 // viewer's comment, as the viewer's display name, as a studio edit, as
-// lower-third fields and the ticker, and as session titles; the viewer,
-// studio, overlay, archive and report pages render them in headless
+// lower-third fields and the ticker, as session titles, as poll questions
+// and options and as outcome notes and owners; the viewer, studio, overlay,
+// archive, report and decisions pages render them in headless
 // Chromium. Required: no payload runs (detector: a page-wide __xss() /
 // window.__xss set, reported through page.exposeBinding), every value is
 // shown literally as text where it appears, and no markup a payload carries
@@ -20,13 +21,13 @@
 //
 //   node tests/e2e/xss.mjs path/to/sabla
 //
-// Exit code 0 = pass. Hard timeout 110 s; kills the server and removes its
+// Exit code 0 = pass. Hard timeout 170 s; kills the server and removes its
 // temp data dir in every case.
 import fs from 'node:fs';
 import { Harness, loginStudio, ensureLiveSession } from './harness.mjs';
 
 const binary = process.argv[2];
-const h = new Harness({ tag: 'xss', hardTimeoutMs: 110_000 });
+const h = new Harness({ tag: 'xss', hardTimeoutMs: 170_000 });
 const corpus = JSON.parse(fs.readFileSync(new URL('./xss-payloads.json', import.meta.url), 'utf8')).payloads;
 
 // Every detector report: {label, value}.
@@ -345,6 +346,65 @@ async function main() {
   checkItems('studio queue after an edit in the studio editor', await items(studio, '#queue'), [{ id: extra.id, name: extra.name, text: uiEdit }]);
   await assertNoMarkup('studio after the editor', studio);
   assertNoHits('studio editor');
+
+  // --- polls (questions and options) and outcome notes (issue 13) ---
+  const pollReplies = [];
+  for (let k = 0; k < texts.length; k += 6) {
+    const pick = (j) => texts[(k + j) % texts.length];
+    const [created] = await control(studio, [{
+      type: 'poll_create', question_ar: pick(0), question_en: pick(1),
+      options: [{ ar: pick(2), en: pick(3) }, { ar: pick(4), en: pick(5) }],
+    }]);
+    if (created.type !== 'ok') throw new Error(`poll_create refused: ${JSON.stringify(created)}`);
+    const [opened] = await control(studio, [{ type: 'poll_open', id: created.poll.id }]);
+    if (opened.type !== 'ok') throw new Error(`poll_open refused: ${JSON.stringify(opened)}`);
+    pollReplies.push(opened.poll);
+  }
+  const arOr = (ar, en) => ar || en;
+  await viewer.waitForFunction((n) => document.querySelectorAll('#polls-panel .poll').length === n, pollReplies.length);
+  const shownPolls = await viewer.$$eval('#polls-panel .poll', (nodes) => nodes.map((n) => ({
+    id: Number(n.dataset.poll),
+    q: n.querySelector('.poll-question').textContent,
+    options: [...n.querySelectorAll('.poll-choice')].map((b) => b.textContent),
+  })));
+  const wrongPolls = pollReplies.filter((p) => {
+    const s = shownPolls.find((x) => x.id === p.id);
+    return !s || s.q !== arOr(p.question_ar, p.question_en) ||
+      JSON.stringify(s.options) !== JSON.stringify(p.options.map((o) => arOr(o.ar, o.en)));
+  });
+  h.assert(wrongPolls.length === 0, `viewer page: ${pollReplies.length} polls with payload questions and options shown literally${wrongPolls.length ? ` — ${wrongPolls.map((p) => p.id).join(',')}` : ''}`);
+  for (const p of pollReplies.slice(0, 3)) {
+    const [aired] = await control(studio, [{ type: 'poll_air', id: p.id, on: true }]);
+    if (aired.type !== 'ok') throw new Error(`poll_air refused: ${JSON.stringify(aired)}`);
+    await overlay.waitForFunction((want) => {
+      const q = document.querySelector('#poll .poll-question');
+      return q && q.textContent === want.q
+        && JSON.stringify([...document.querySelectorAll('#poll .poll-label')].map((n) => n.textContent)) === JSON.stringify(want.options);
+    }, { q: arOr(p.question_ar, p.question_en), options: p.options.map((o) => (p.question_ar ? arOr(o.ar, o.en) : arOr(o.en, o.ar))) });
+  }
+  await control(studio, [{ type: 'poll_air', id: pollReplies[2].id, on: false }]);
+  h.check('3 payload polls aired: question and options shown literally on the overlay');
+  const outcomeReplies = await control(studio, comments.slice(0, Math.ceil(texts.length / 3)).map((c, k) => ({
+    type: 'outcome', id: c.id, status: 'studying', note_ar: texts[(3 * k) % texts.length],
+    note_en: texts[(3 * k + 1) % texts.length], owner: texts[(3 * k + 2) % texts.length],
+  })));
+  h.assert(outcomeReplies.every((r) => r.type === 'ok'), `${outcomeReplies.length} outcomes recorded with payload notes and owners`);
+  const decisions = await detectorPage('decisions');
+  await decisions.goto(`${base}/decisions?session=${commentSessionId}`);
+  await decisions.waitForFunction((n) => document.querySelectorAll('#decisions .decision').length === n, outcomeReplies.length);
+  const shownNotes = await decisions.$$eval('#decisions .decision', (nodes) => nodes.map((n) => ({
+    id: Number(n.dataset.id), note: (n.querySelector('.decision-note') || {}).textContent ?? '',
+  })));
+  const wrongNotes = outcomeReplies.filter((r) => {
+    const s = shownNotes.find((x) => x.id === r.id);
+    return !s || s.note !== arOr(r.outcome.note_ar, r.outcome.note_en);
+  });
+  h.assert(wrongNotes.length === 0, `decisions page: ${outcomeReplies.length} outcome notes shown literally${wrongNotes.length ? ` — ${wrongNotes.map((r) => r.id).join(',')}` : ''}`);
+  await studio.waitForFunction((n) => document.querySelectorAll('#poll-list .decide-poll').length === n, pollReplies.length);
+  for (const [label, page] of [['viewer with polls', viewer], ['overlay with polls', overlay], ['decisions page', decisions], ['studio with polls', studio]]) {
+    await assertNoMarkup(label, page);
+  }
+  assertNoHits('polls and outcomes rendered');
 
   // --- session titles (HTTP API) ---
   const sessions = await studio.evaluate(async (list) => {
