@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -163,7 +164,10 @@ class Room final : public Inbound {
     // client_id key -> (comment id, acked status); recent ones only, the
     // store's unique index is the real guarantee.
     std::map<std::string, std::pair<int64_t, std::string>> recent_client_ids;
-    std::deque<std::string> recent_order;
+    // A list, not a deque: a libstdc++ deque allocates ~600 bytes as soon as
+    // it exists, and every connected viewer has a Viewer, most of them never
+    // commenting (bench/README.md, hold; as NetServer::Conn's queues).
+    std::list<std::string> recent_order;
   };
   struct Comment {
     store::CommentRow row;  // row.votes: its own plus those of the comments merged into it
