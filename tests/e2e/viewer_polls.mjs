@@ -8,7 +8,9 @@
 //  - a click votes; the page marks the viewer's choice and, the results
 //    being live, shows percentages and the total; a second click changes it;
 //  - an after_close poll shows no counts until it is closed;
-//  - closed, the buttons are disabled; put on air, /overlay draws the poll.
+//  - closed, the buttons are disabled; put on air, /overlay draws the poll;
+//  - an outcome on the viewer's own comment shows beside it (now and after a
+//    reload), and on the public /decisions page.
 //
 //   node tests/e2e/viewer_polls.mjs path/to/sabla
 //
@@ -124,7 +126,27 @@ async function main() {
   await overlay.waitForSelector('#poll[data-on="false"]', { state: 'attached' });
   h.check('the poll left the overlay');
 
-  await h.assertCleanPages({ studio, viewer, overlay });
+  // --- the author sees management's response beside their comment ---
+  await viewer.fill('#comment-text', 'متى يفتح المستشفى الجديد؟');
+  await viewer.click('#send');
+  await viewer.waitForSelector('#mine li[data-state="pending"][data-id]:not([data-id=""])');
+  const mineId = Number(await viewer.getAttribute('#mine li[data-state="pending"]', 'data-id'));
+  h.assert((await control(studio, { type: 'approve', id: mineId })).type === 'ok', `comment ${mineId} approved`);
+  const rec = await control(studio, { type: 'outcome', id: mineId, status: 'accepted', note_ar: 'يفتح في مارس' });
+  h.assert(rec.type === 'ok', 'outcome recorded');
+  await viewer.waitForSelector(`#mine [data-id="${mineId}"] .mine-outcome[data-status="accepted"]`);
+  h.assert((await viewer.textContent(`#mine [data-id="${mineId}"] .mine-outcome`)).includes('يفتح في مارس'),
+    'the author sees the outcome and its note beside the comment');
+  await viewer.reload();
+  await viewer.waitForSelector(`#mine [data-id="${mineId}"] .mine-outcome[data-status="accepted"]`);
+  h.check('and again after a reload (from the welcome)');
+  const decisions = await h.newPage('decisions', { width: 1280, height: 900 });
+  await decisions.goto(`${base}/decisions`);
+  await decisions.waitForSelector(`#decisions .decision[data-id="${mineId}"][data-status="accepted"]`);
+  h.assert((await decisions.textContent(`#decisions .decision[data-id="${mineId}"] .decision-note`)) === 'يفتح في مارس',
+    '/decisions shows the question with its status and note, without a login');
+
+  await h.assertCleanPages({ studio, viewer, overlay, decisions });
 }
 
-h.run(main, 'viewer page votes in a live poll; /overlay draws it');
+h.run(main, 'viewer page votes in a live poll; /overlay draws it; the author and /decisions show the outcome');

@@ -169,6 +169,30 @@ SCENARIO("outcomes: recorded with history in the audit chain, pushed to the auth
       CHECK(audit.find("\"action\":\"outcome\"") != std::string::npos);
       CHECK(audit.find("Opening in March") != std::string::npos);
     }
+    AND_THEN("the decisions export lists the approved question with its outcome and history, as CSV and JSON") {
+      auto take = [&](archive::Format f) {
+        auto ex = archive::Exporter::open(s.config.db_path(), session, f);
+        REQUIRE(ex.is_ok());
+        std::string out, chunk;
+        while ((*ex)->next(&chunk)) {
+          out += chunk;
+          chunk.clear();
+        }
+        REQUIRE((*ex)->status().is_ok());
+        return out;
+      };
+      const std::string csv = take(archive::Format::decisions);
+      CHECK(csv.rfind("\xEF\xBB\xBF", 0) == 0);
+      CHECK(csv.find("comment,text,author,askers,votes,status,note_ar,note_en,owner,due,updated_at\r\n") == 3);
+      CHECK(csv.find("accepted") != std::string::npos);
+      CHECK(csv.find("سؤال أخفي لاحقًا") == std::string::npos);
+      const json doc = json::parse(take(archive::Format::decisions_json));
+      CHECK(doc["format"] == "sabla-decisions");
+      REQUIRE(doc["decisions"].size() == 1);
+      CHECK(doc["decisions"][0]["comment"] == asked);
+      CHECK(doc["decisions"][0]["note_en"] == "Opening in March");
+      CHECK(doc["decisions"][0]["history"].size() == 2);
+    }
     AND_THEN("the welcome brings the author the current outcome") {
       REQUIRE((*again)["outcomes"].size() == 1);
       CHECK((*again)["outcomes"][0]["id"] == asked);
