@@ -24,6 +24,10 @@ class BrokerHook {
   // viewer on an edge node, as the main node's Room sees it). True when the
   // broker took it.
   virtual bool send_remote(moderation::ConnId conn, std::string& frame) = 0;
+  // Outbound::close for such a connection.
+  virtual void close_remote(moderation::ConnId conn, int code, const std::string& reason) {
+    (void)conn, (void)code, (void)reason;
+  }
   // The "cluster" part of /api/v1/health, and whether the node is healthy.
   virtual nlohmann::json health(bool* healthy) const = 0;
   // Prometheus lines for /metrics.

@@ -78,6 +78,10 @@ class NetServer final : public moderation::Outbound {
   void publish(moderation::Audience audience, std::string frame) override;
   void close(moderation::ConnId conn, int code, std::string reason) override;
   void flush(moderation::Audience audience) override;
+  // A frame that holds the whole state as of now (a welcome relayed by an
+  // edge node): sent like send(), and the connection skips what its ring
+  // holds so far, which the frame already contains (net thread).
+  void send_resync(moderation::ConnId conn, std::string frame);
 
   struct Conn;
   struct HttpTxn;

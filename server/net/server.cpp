@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cluster/edge_node.h"
+#include "cluster/main_link.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "config/config.h"
@@ -23,6 +25,8 @@ struct Server::Impl {
   std::unique_ptr<net::NetServer> net;
   std::unique_ptr<moderation::Room> room;
   std::unique_ptr<net::Broadcast> broadcast;
+  std::unique_ptr<cluster::MainLink> main_link;  // cluster main node
+  std::unique_ptr<cluster::EdgeNode> edge;       // cluster edge node (no store, no room)
   std::thread net_thread;
   std::string initial_password;
   bool stopped = false;
@@ -39,14 +43,11 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
     *error = "libsodium failed to initialise";
     return nullptr;
   }
-  if (config.clustered()) {
-    *error = "cluster mode (--redis) is not in this build yet";
-    return nullptr;
-  }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   if (clock) impl->clock = clock;
   Impl* raw = impl.get();
+  if (config.clustered() && config.cluster_edge) return start_edge(std::move(impl), error);
   const store::Store::Options options = store::Store::options_from(config);
   // Store completions run on the net thread: the poster hands them over.
   auto store = store::Store::open(options, [raw](store::Task task) { raw->net->post(std::move(task)); });
@@ -80,6 +81,14 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
   backend.inbound = impl->room.get();
   backend.room = impl->room.get();
   backend.store = impl->store.get();
+  if (config.clustered()) {
+    impl->main_link = std::make_unique<cluster::MainLink>(impl->config, *impl->net, *impl->room, *impl->store);
+    if (Status s = impl->main_link->start(); !s) {
+      *error = s.message();
+      return nullptr;
+    }
+    backend.broker = impl->main_link.get();
+  }
   if (Status s = impl->net->start(backend); !s) {
     *error = s.message();
     return nullptr;
@@ -113,16 +122,43 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
+// An edge node: the network front with the broker link behind it, nothing else.
+std::unique_ptr<Server> Server::start_edge(std::unique_ptr<Impl> impl, std::string* error) {
+  Impl* raw = impl.get();
+  impl->net = std::make_unique<net::NetServer>(impl->config, *impl->clock);
+  impl->edge = std::make_unique<cluster::EdgeNode>(impl->config, *impl->net);
+  if (Status s = impl->edge->start(); !s) {
+    *error = s.message();
+    return nullptr;
+  }
+  net::NetServer::Backend backend;
+  backend.inbound = impl->edge.get();
+  backend.broker = impl->edge.get();
+  if (Status s = impl->net->start(backend); !s) {
+    *error = s.message();
+    return nullptr;
+  }
+  impl->net->run_posted();
+  spdlog::info("edge node serving on port {}", impl->net->port());
+  impl->net_thread = std::thread([raw] { raw->net->run(); });
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
 Server::~Server() {
   stop();
   wait();
+  // The Redis threads post to the net server: they stop before it goes.
+  if (impl_->main_link) impl_->main_link->stop();
+  if (impl_->edge) impl_->edge->stop();
   // Order: the net loop has stopped; the store finishes its queue (its
   // completions are dropped with the net server: nobody is left to ack).
   if (impl_->broadcast) impl_->broadcast->stop();  // its events post to the net thread: stop it first
-  impl_->store->flush();
+  if (impl_->store) impl_->store->flush();
   impl_->net.reset();  // closing connections calls into the room: it must still exist
   impl_->room.reset();
   impl_->broadcast.reset();
+  impl_->main_link.reset();
+  impl_->edge.reset();
   impl_->store.reset();
 }
 

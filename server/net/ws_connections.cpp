@@ -83,9 +83,20 @@ void NetServer::flush(Audience audience) {
   wake_all(kViewer);
 }
 
-void NetServer::close(ConnId id, int code, std::string reason) {
+void NetServer::send_resync(ConnId id, std::string frame) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
+  // Everything in the ring so far is in the frame: start the tail after it.
+  if (const FanoutRing* ring = ring_of(it->second->role)) it->second->ring_seq = ring->end();
+  send(id, std::move(frame));
+}
+
+void NetServer::close(ConnId id, int code, std::string reason) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) {
+    if (broker_) broker_->close_remote(id, code, reason);
+    return;
+  }
   it->second->close_code = code;
   it->second->close_reason = std::move(reason);
   lws_callback_on_writable(it->second->wsi);

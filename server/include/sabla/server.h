@@ -33,6 +33,7 @@ class Server {
 
  private:
   explicit Server(std::unique_ptr<Impl> impl);
+  static std::unique_ptr<Server> start_edge(std::unique_ptr<Impl> impl, std::string* error);
   std::unique_ptr<Impl> impl_;
 };
 

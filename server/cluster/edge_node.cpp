@@ -1,0 +1,345 @@
+// An edge node's broker link and viewer relay (see edge_node.h).
+#include "cluster/edge_node.h"
+
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/messages.h"
+
+namespace sabla::cluster {
+
+using moderation::Audience;
+using moderation::ConnId;
+using moderation::Verdict;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr size_t kWriterCapacity = 20'000;
+constexpr size_t kAcceptBelow = 10'000;  // viewer frames wait (socket paused) beyond this many queued writes
+constexpr const char* kInboxMaxLen = "1000000";
+constexpr int64_t kHoldMs = 2000;  // a direct frame waits at most this long for the entries before it
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+EdgeNode::EdgeNode(const Config& config, net::NetServer& net) : config_(config), net_(net) {}
+
+EdgeNode::~EdgeNode() { stop(); }
+
+Status EdgeNode::start() {
+  auto address = parse_redis_url(config_.cluster_redis);
+  if (!address) return address.status();
+  address_ = *address;
+  {
+    RedisConn c(address_);
+    Reply r = c.command({"INCR", keys::kEdgeSeq});
+    if (!r || reply_is_error(r.get()) || r->type != REDIS_REPLY_INTEGER)
+      return Status::error("redis", "cannot reach Redis at " + config_.cluster_redis + ": " +
+                                        (r ? reply_str(r.get()) : c.error()));
+    number_ = r->integer;
+  }
+  if (config_.cluster_node.empty()) {
+    char host[64] = {0};
+    gethostname(host, sizeof(host) - 1);
+    node_ = "edge-" + std::to_string(number_) + "-" + host + "-" + std::to_string(getpid());
+  } else {
+    node_ = config_.cluster_node;
+  }
+  writer_ = std::make_unique<RedisWriter>(address_, kWriterCapacity);
+  writer_->start();
+  tick();  // the first heartbeat, so the main counts this node at once
+  reader_ = std::thread([this] { reader_loop(); });
+  spdlog::info("cluster: edge node {} (number {}) on Redis {}", node_, number_, config_.cluster_redis);
+  return Status::ok();
+}
+
+void EdgeNode::stop() {
+  stopping_.store(true);
+  if (reader_.joinable()) reader_.join();
+  if (writer_) writer_->stop();
+}
+
+// ------------------------------------------------------------------ viewers -> main
+
+bool EdgeNode::inbox(ConnId conn, const char* kind, const std::string& frame, bool force) {
+  auto it = clients_.find(conn);
+  std::string ip = it != clients_.end() ? it->second.ip : std::string();
+  std::string token = it != clients_.end() ? it->second.token : std::string();
+  return writer_->push({"XADD", keys::kInbox, "MAXLEN", "~", kInboxMaxLen, "*", "k", kind, "n",
+                        std::to_string(number_), "c", std::to_string(conn), "ip", ip, "t", token, "f", frame},
+                       {}, force);
+}
+
+void EdgeNode::viewer_connected(ConnId conn, const std::string& ip) {
+  clients_[conn] = Client{true, ip, {}};
+  viewers_++;
+  inbox(conn, "o", "", true);
+}
+
+Verdict EdgeNode::viewer_message(ConnId conn, std::string_view frame) {
+  if (!clients_.count(conn)) return Verdict::handled;
+  if (!can_accept()) return Verdict::busy;
+  if (!inbox(conn, "m", std::string(frame), false)) return Verdict::busy;
+  forwarded_++;
+  return Verdict::handled;
+}
+
+void EdgeNode::viewer_disconnected(ConnId conn) {
+  if (!clients_.count(conn)) return;
+  inbox(conn, "x", "", true);
+  clients_.erase(conn);
+  viewers_--;
+}
+
+void EdgeNode::overlay_connected(ConnId conn) {
+  clients_[conn] = Client{false, {}, {}};
+  overlays_++;
+  inbox(conn, "O", "", true);
+}
+
+void EdgeNode::overlay_disconnected(ConnId conn) {
+  if (!clients_.count(conn)) return;
+  inbox(conn, "X", "", true);
+  clients_.erase(conn);
+  overlays_--;
+}
+
+bool EdgeNode::can_accept() const { return writer_->queued() < kAcceptBelow; }
+
+void EdgeNode::tick() {
+  const int64_t now = steady_ms();
+  if (!held_.empty()) deliver_ready(false);
+  if (now - last_beat_ms_ < 1000) return;
+  last_beat_ms_ = now;
+  const std::string beat =
+      protocol::dump(json{{"node", node_}, {"edge", number_}, {"viewers", viewers_}, {"overlays", overlays_}});
+  const std::string key = keys::node(number_);
+  const std::string number = std::to_string(number_);
+  writer_->push_job([this, beat, key, number](RedisConn& c) {
+    std::vector<Reply> r = c.pipeline({{"SET", key, beat, "EX", "5"}, {"SADD", keys::kNodes, number}, {"GET", keys::kMainAlive}});
+    if (r.size() != 3) return false;
+    main_alive_.store(!reply_str(r[2].get()).empty());
+    return true;
+  });
+}
+
+// ------------------------------------------------------------------ main -> viewers
+
+void EdgeNode::reader_loop() {
+  RedisConn conn(address_, 5000);
+  int failures = 0;
+  bool positioned = false;
+  std::string out_id;            // last sabla:out entry read
+  std::string direct_id = "0";   // this edge's stream is new with its number
+  const std::string direct_key = keys::direct(number_);
+  while (!stopping_.load()) {
+    bool lost = false;
+    if (!positioned) {
+      Reply last = conn.command({"XREVRANGE", keys::kOut, "+", "-", "COUNT", "1"});
+      if (!last || reply_is_error(last.get())) {
+        reader_connected_.store(false);
+        if (failures == 0) spdlog::warn("redis: edge reader lost its connection: {}", conn.error());
+        backoff_sleep(failures++, stopping_);
+        continue;
+      }
+      std::vector<StreamEntry> tail = parse_xrange(last.get(), keys::kOut);
+      const std::string newest = tail.empty() ? "0-0" : tail.front().id;
+      if (out_id.empty()) {
+        out_id = newest;  // start: what is published from now on
+      } else if (stream_id_less(newest, out_id)) {
+        // Redis came back without what it held (no persistence): what was
+        // published meanwhile is gone. Keep reading after our position (new
+        // ids are later) and resync the viewers from the main.
+        lost = true;
+        spdlog::warn("cluster: Redis lost the stream (newest {} < ours {}): resync", newest, out_id);
+      }
+      positioned = true;
+      if (failures > 0) spdlog::info("redis: edge reader reconnected");
+      failures = 0;
+      reader_connected_.store(true);
+    }
+    std::vector<Out> outs;
+    std::vector<Direct> directs;
+    if (!lost) {
+      Reply r = conn.command({"XREAD", "COUNT", "1000", "BLOCK", "500", "STREAMS", keys::kOut, direct_key, out_id, direct_id});
+      if (!r) {
+        reader_connected_.store(false);
+        positioned = false;
+        spdlog::warn("redis: edge reader lost its connection: {}", conn.error());
+        backoff_sleep(failures++, stopping_);
+        continue;
+      }
+      if (reply_is_error(r.get())) {
+        spdlog::warn("redis: XREAD: {}", reply_str(r.get()));
+        backoff_sleep(failures++, stopping_);
+        continue;
+      }
+      for (auto& e : parse_xread(r.get())) {
+        uint64_t seq = 0;
+        try {
+          seq = std::stoull(e.get("s"));
+        } catch (...) {
+        }
+        if (e.stream == keys::kOut) {
+          out_id = e.id;
+          const std::string& a = e.get("a");
+          outs.push_back(Out{e.get("e"), seq, a.empty() ? '?' : a[0], e.get("f")});
+        } else {
+          direct_id = e.id;
+          Direct d;
+          d.epoch = e.get("e");
+          d.seq = seq;
+          try {
+            d.conn = std::stoull(e.get("c"));
+            d.code = e.get("code").empty() ? 0 : std::stoi(e.get("code"));
+          } catch (...) {
+            continue;
+          }
+          d.close = e.get("k") == "close";
+          d.frame = e.get("f");
+          directs.push_back(std::move(d));
+        }
+      }
+    }
+    if (outs.empty() && directs.empty() && !lost) continue;
+    net_.post([this, outs = std::move(outs), directs = std::move(directs), lost]() mutable {
+      on_read(std::move(outs), std::move(directs), lost);
+    });
+  }
+}
+
+void EdgeNode::on_read(std::vector<Out> outs, std::vector<Direct> directs, bool lost) {
+  const int64_t now = steady_ms();
+  for (auto& d : directs) {
+    d.held_since_ms = now;
+    held_.push_back(std::move(d));
+  }
+  // In the main's order: a direct frame sent after entry s goes out after
+  // s reached the ring and before s+1 (a welcome must not miss s+1).
+  for (const Out& o : outs) {
+    deliver_ready(false);
+    apply(o);
+  }
+  deliver_ready(false);
+  if (lost) resync("Redis lost its data");
+}
+
+void EdgeNode::apply(const Out& o) {
+  received_++;
+  if (epoch_.empty()) {
+    epoch_ = o.epoch;
+    seq_ = o.seq;
+  } else if (o.epoch != epoch_) {
+    epoch_ = o.epoch;
+    seq_ = o.seq;
+    resync("the main node restarted");
+  } else if (o.seq <= seq_) {
+    duplicates_++;  // sent again after a writer reconnect
+    return;
+  } else {
+    if (o.seq != seq_ + 1) {
+      gaps_++;
+      spdlog::warn("cluster: entries {}..{} of sabla:out are missing: resync", seq_ + 1, o.seq - 1);
+      seq_ = o.seq;
+      resync("a gap in the stream");
+    }
+    seq_ = o.seq;
+  }
+  switch (o.audience) {
+    case 'v':
+      net_.publish(Audience::viewers, o.frame);
+      break;
+    case 'o':
+      net_.publish(Audience::overlays, o.frame);
+      break;
+    case 'F':
+      net_.flush(Audience::viewers);
+      break;
+    default:
+      break;
+  }
+}
+
+void EdgeNode::deliver_ready(bool all) {
+  const int64_t now = steady_ms();
+  while (!held_.empty()) {
+    const Direct& d = held_.front();
+    const bool ready = all || (d.epoch == epoch_ && d.seq <= seq_) || now - d.held_since_ms >= kHoldMs ||
+                       (d.epoch != epoch_ && now - d.held_since_ms >= 200);
+    if (!ready) return;
+    deliver(d);
+    held_.pop_front();
+  }
+}
+
+void EdgeNode::deliver(const Direct& d) {
+  auto it = clients_.find(d.conn);
+  if (it == clients_.end()) return;  // gone meanwhile
+  if (d.close) {
+    net_.close(d.conn, d.code, d.frame);
+    return;
+  }
+  Client& c = it->second;
+  if (!c.viewer) {
+    // The only direct frame to an overlay is its state on (re)connect.
+    net_.send_resync(d.conn, d.frame);
+    return;
+  }
+  // A welcome (the only frame with a "token" key: inside strings the quotes
+  // are escaped): keep the token for a resync and start the viewer's ring
+  // after it.
+  if (d.frame.find("\"token\":") != std::string::npos) {
+    json j = json::parse(d.frame, nullptr, false);
+    if (!j.is_discarded() && j.value("type", "") == "welcome" && j.contains("token") && j["token"].is_string()) {
+      c.token = j["token"].get<std::string>();
+      net_.send_resync(d.conn, d.frame);
+      return;
+    }
+  }
+  net_.send(d.conn, d.frame);
+}
+
+void EdgeNode::resync(const char* why) {
+  resyncs_++;
+  spdlog::info("cluster: resync of {} viewers and {} overlays ({})", viewers_, overlays_, why);
+  for (const auto& [conn, c] : clients_) inbox(conn, c.viewer ? "r" : "O", "", true);
+}
+
+// ------------------------------------------------------------------ health
+
+json EdgeNode::health(bool* healthy) const {
+  const bool redis = writer_->connected() && reader_connected_.load();
+  *healthy = redis;
+  return json{{"role", "edge"},
+              {"node", node_},
+              {"edge", number_},
+              {"redis", redis ? "up" : "down"},
+              {"main", main_alive_.load() ? "up" : "unknown"},
+              {"main_url", config_.cluster_main_url}};
+}
+
+void EdgeNode::append_metrics(std::string& out) const {
+  const bool redis = writer_->connected() && reader_connected_.load();
+  auto line = [&](const char* name, const char* type, uint64_t v) {
+    out += std::string("# TYPE ") + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
+  };
+  line("sabla_cluster_redis_up", "gauge", redis ? 1 : 0);
+  line("sabla_cluster_received_total", "counter", received_);
+  line("sabla_cluster_duplicates_total", "counter", duplicates_);
+  line("sabla_cluster_gaps_total", "counter", gaps_);
+  line("sabla_cluster_resyncs_total", "counter", resyncs_);
+  line("sabla_cluster_forwarded_total", "counter", forwarded_);
+  line("sabla_cluster_writer_queue", "gauge", writer_->queued());
+  out += "sabla_cluster_viewers{node=\"" + node_ + "\"} " + std::to_string(viewers_) + "\n";
+}
+
+}  // namespace sabla::cluster
