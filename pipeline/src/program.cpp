@@ -146,9 +146,111 @@ enum class SourceKind { testcard, uri, loop };
 
 struct SourceSpec {
   SourceKind kind = SourceKind::testcard;
-  std::string uri;   // for uri / loop
+  std::string uri;   // for uri / loop; never carries the SRT passphrase
   bool file = false; // local file
+  // A sender pushes to us (SRT, RTMP): its input bytes stop the moment it
+  // dies, while the decoder still plays out what the demuxer and the SRT
+  // receive buffer hold, so the watchdog watches both.
+  bool live_push = false;
+  // SRT: taken out of the URL query (or from the config) and set on srtsrc
+  // as properties, so the passphrase is in no URI GStreamer may print.
+  bool srt = false, srt_listener = false;
+  std::string srt_bind;        // localaddress= ("" = every interface)
+  std::string srt_passphrase;  // "" = unencrypted
+  int srt_pbkeylen = 0;        // 0 = libsrt's default (16)
+  std::string srt_streamid;    // listener: the only stream id accepted; caller: the one sent
 };
+
+// Splits a URL query into decoded key/value pairs, in order.
+std::vector<std::pair<std::string, std::string>> query_pairs(const std::string& query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string part = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!part.empty()) {
+      size_t eq = part.find('=');
+      std::string k = part.substr(0, eq), v = eq == std::string::npos ? "" : part.substr(eq + 1);
+      GStr dk(g_uri_unescape_string(k.c_str(), nullptr)), dv(g_uri_unescape_string(v.c_str(), nullptr));
+      out.emplace_back(dk ? dk.get() : k, dv ? dv.get() : v);
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+bool is_loopback_address(const std::string& a) {
+  return a == "localhost" || a == "::1" || a.rfind("127.", 0) == 0;
+}
+
+// SRT's own rules (libsrt refuses anything else, with a less clear error).
+bool check_srt_security(const SourceSpec& s, std::string* error) {
+  if (!s.srt_passphrase.empty() && (s.srt_passphrase.size() < 10 || s.srt_passphrase.size() > 79)) {
+    *error = "source: the SRT passphrase must be 10 to 79 characters long";
+    return false;
+  }
+  if (s.srt_pbkeylen != 0 && s.srt_pbkeylen != 16 && s.srt_pbkeylen != 24 && s.srt_pbkeylen != 32) {
+    *error = "source: SRT pbkeylen must be 16, 24 or 32";
+    return false;
+  }
+  if (s.srt_pbkeylen != 0 && s.srt_passphrase.empty()) {
+    *error = "source: SRT pbkeylen needs a passphrase";
+    return false;
+  }
+  if (s.srt_streamid.size() > 512) {
+    *error = "source: the SRT stream id must be at most 512 characters";
+    return false;
+  }
+  return true;
+}
+
+// Takes passphrase/pbkeylen/streamid out of an srt:// URI into `spec`, and
+// adds mode= when the URI has none: "srt://:PORT" is a listener (what OBS
+// pushes to); with a host, a caller.
+bool split_srt_uri(const std::string& uri, SourceSpec* spec, std::string* error) {
+  size_t q = uri.find('?');
+  std::string base = uri.substr(0, q), kept;
+  bool has_mode = false;
+  std::string mode;
+  if (q != std::string::npos) {
+    for (auto& [k, v] : query_pairs(uri.substr(q + 1))) {
+      if (k == "passphrase") {
+        spec->srt_passphrase = v;
+        continue;
+      }
+      if (k == "pbkeylen") {
+        char* end = nullptr;
+        long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end) {
+          *error = "source: SRT pbkeylen must be 16, 24 or 32";
+          return false;
+        }
+        spec->srt_pbkeylen = int(n);
+        continue;
+      }
+      if (k == "streamid") {
+        spec->srt_streamid = v;
+        continue;
+      }
+      if (k == "mode") {
+        has_mode = true;
+        mode = v;
+      }
+      if (k == "localaddress") spec->srt_bind = v;
+      GStr ek(g_uri_escape_string(k.c_str(), nullptr, FALSE)), ev(g_uri_escape_string(v.c_str(), nullptr, FALSE));
+      kept += (kept.empty() ? "" : "&") + std::string(ek.get()) + "=" + ev.get();
+    }
+  }
+  bool no_host = base.rfind("srt://:", 0) == 0;
+  if (!has_mode) {
+    mode = no_host ? "listener" : "caller";
+    kept += (kept.empty() ? "" : "&") + std::string("mode=") + mode;
+  }
+  spec->srt_listener = mode == "listener";
+  spec->uri = base + "?" + kept;
+  return true;
+}
 
 bool parse_source(const std::string& s, SourceSpec* out, std::string* error) {
   SourceSpec spec;
@@ -211,11 +313,11 @@ bool parse_source(const std::string& s, SourceSpec* out, std::string* error) {
     return false;
   }
   spec.uri = rest;
-  if (std::string(proto.get()) == "srt" && rest.find("mode=") == std::string::npos) {
-    // "srt://:PORT" is a listener (what OBS pushes to); with a host, a caller.
-    bool no_host = rest.rfind("srt://:", 0) == 0;
-    spec.uri += (rest.find('?') == std::string::npos ? "?" : "&");
-    spec.uri += no_host ? "mode=listener" : "mode=caller";
+  std::string scheme = proto.get();
+  spec.live_push = scheme == "srt" || scheme == "rtmp";
+  if (scheme == "srt") {
+    spec.srt = true;
+    if (!split_srt_uri(rest, &spec, error)) return false;
   }
   *out = spec;
   return true;
@@ -237,6 +339,9 @@ bool valid_word(const std::string& s) {
 
 std::string redact_url(const std::string& url) {
   ParsedUrl p;
+  // "srt://:PORT" (a listener on every interface) has no host.
+  if (parse_rtmp_url(url, &p) && p.scheme == "srt" && p.host.empty() && p.port > 0)
+    return "srt://:" + std::to_string(p.port);
   if (!parse_rtmp_url(url, &p) || p.scheme.empty() || p.host.empty()) return "<invalid url>";
   std::string s = p.scheme + "://" + p.host;
   if (p.port > 0) s += ":" + std::to_string(p.port);
@@ -289,6 +394,7 @@ struct Program::Impl {
   bool src_failing = false;  // a teardown is queued for the current source pipeline
   int src_backoff_ms = 1000;
   std::atomic<int64_t> last_src_frame_us{-1};
+  std::atomic<int64_t> last_src_input_us{-1};  // live_push sources: last bytes from the sender
   std::atomic<int64_t> src_run_start_us{-1};
   int64_t stall_us = 750000;
   bool source_live = false;  // loop thread
@@ -421,6 +527,9 @@ struct Program::Impl {
   static gboolean on_src_bus(GstBus*, GstMessage* msg, gpointer self);
   static gboolean on_rs_bus(GstBus*, GstMessage* msg, gpointer r);
   static GstPadProbeReturn on_src_frame(GstPad*, GstPadProbeInfo*, gpointer self);
+  static GstPadProbeReturn on_src_input(GstPad*, GstPadProbeInfo*, gpointer self);
+  static void on_source_element(GstBin*, GstBin*, GstElement* element, gpointer self);
+  static gboolean on_srt_caller_connecting(GstElement*, gpointer /* GSocketAddress* */, gchar* streamid, gpointer self);
   static GstPadProbeReturn on_slate_swap(GstPad*, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn on_program_frame(GstPad*, GstPadProbeInfo* info, gpointer self);
   void blend_direct(GstPadProbeInfo* info);
@@ -681,6 +790,59 @@ gchar* Program::Impl::on_format_location(GstElement*, guint, GstSample*, gpointe
 
 // --- source ------------------------------------------------------------------
 
+// Streaming or application thread of the source pipeline, while
+// uridecodebin3 builds it (elements are still in NULL).
+void Program::Impl::on_source_element(GstBin*, GstBin*, GstElement* element, gpointer self) {
+  auto* impl = static_cast<Impl*>(self);
+  GstElementFactory* f = gst_element_get_factory(element);
+  const char* factory = f ? GST_OBJECT_NAME(f) : "";
+  if (g_strcmp0(factory, "tsdemux") == 0 && g_object_class_find_property(G_OBJECT_GET_CLASS(element), "latency"))
+    g_object_set(element, "latency", 100, nullptr);
+  const SourceSpec& src = impl->source;
+  if (g_strcmp0(factory, "srtsrc") == 0) {
+    if (!src.srt_passphrase.empty()) g_object_set(element, "passphrase", src.srt_passphrase.c_str(), nullptr);
+    if (src.srt_pbkeylen != 0) gst_util_set_object_arg(G_OBJECT(element), "pbkeylen", std::to_string(src.srt_pbkeylen).c_str());
+    if (!src.srt_streamid.empty()) {
+      if (src.srt_listener) {
+        // Set explicitly: 1.22.0's srtsrc documents "authentication" as
+        // on by default but accepted every caller without asking.
+        if (g_object_class_find_property(G_OBJECT_GET_CLASS(element), "authentication"))
+          g_object_set(element, "authentication", TRUE, nullptr);
+        g_signal_connect(element, "caller-connecting", G_CALLBACK(on_srt_caller_connecting), impl);
+      }
+      else
+        g_object_set(element, "streamid", src.srt_streamid.c_str(), nullptr);
+    }
+  }
+  // The sender's bytes as they arrive: the src pad of the element that
+  // receives them (srtsrc, rtmp2src, ...).
+  if (src.live_push && GST_OBJECT_FLAG_IS_SET(element, GST_ELEMENT_FLAG_SOURCE)) {
+    Ref<GstPad> pad(gst_element_get_static_pad(element, "src"));
+    if (pad) gst_pad_add_probe(pad.get(), GST_PAD_PROBE_TYPE_BUFFER, on_src_input, impl, nullptr);
+  }
+}
+
+// SRT's listener thread, for each caller's handshake: accept only the
+// configured stream id. Returns FALSE to refuse the caller.
+gboolean Program::Impl::on_srt_caller_connecting(GstElement*, gpointer /* GSocketAddress* */, gchar* streamid, gpointer self) {
+  auto* impl = static_cast<Impl*>(self);
+  bool ok = streamid && impl->source.srt_streamid == streamid;
+  if (!ok) {
+    // Log from the loop thread, like every other message; the caller's id is
+    // shown only as its length (it may be somebody's key for another server).
+    size_t len = streamid ? std::strlen(streamid) : 0;
+    impl->post([impl, len] {
+      impl->log(2, "source: refused an SRT caller with another stream id (" + std::to_string(len) + " characters)");
+    });
+  }
+  return ok ? TRUE : FALSE;
+}
+
+GstPadProbeReturn Program::Impl::on_src_input(GstPad*, GstPadProbeInfo*, gpointer self) {
+  static_cast<Impl*>(self)->last_src_input_us.store(mono_us());
+  return GST_PAD_PROBE_OK;
+}
+
 GstPadProbeReturn Program::Impl::on_src_frame(GstPad*, GstPadProbeInfo*, gpointer self) {
   auto* impl = static_cast<Impl*>(self);
   int64_t now = mono_us();
@@ -761,14 +923,7 @@ void Program::Impl::start_source() {
       // frames play out after the sender is gone, before the watchdog sees
       // the loss, and add to the viewers' latency. 100 ms is enough on a LAN
       // or SRT link (SRT has its own receive latency).
-      g_signal_connect(p, "deep-element-added",
-                       G_CALLBACK(+[](GstBin*, GstBin*, GstElement* element, gpointer) {
-                         GstElementFactory* f = gst_element_get_factory(element);
-                         if (f && g_strcmp0(GST_OBJECT_NAME(f), "tsdemux") == 0 &&
-                             g_object_class_find_property(G_OBJECT_GET_CLASS(element), "latency"))
-                           g_object_set(element, "latency", 100, nullptr);
-                       }),
-                       nullptr);
+      g_signal_connect(p, "deep-element-added", G_CALLBACK(on_source_element), this);
     }
   }
   if (!p) {
@@ -868,10 +1023,18 @@ void Program::Impl::publish_restream(Restream& r, RestreamState s, const std::st
 }
 
 void Program::Impl::build_restream(Restream& r) {
+  // handle-segment-change: the samples carry the encoder's segment, whose
+  // start is not 0 (x264enc's segment starts at 1000 h so that B-frame DTS
+  // stay positive). Without it appsrc keeps its own default segment, flvmux
+  // computes running times in the wrong one and, on many starts, clamps every
+  // video timestamp to 0: nginx-rtmp then recorded 1 distinct timestamp for
+  // a whole start. flvmux's latency lets it wait for audio before it writes
+  // a video tag, so tags go out in timestamp order instead of audio being
+  // squeezed onto whatever timestamp flvmux had already sent.
   const char* d =
-      "appsrc name=v format=time is-live=true max-bytes=0 max-buffers=0 ! h264parse ! flvmux name=m streamable=true ! "
-      "rtmp2sink name=sink sync=false "
-      "appsrc name=a format=time is-live=true max-bytes=0 max-buffers=0 ! aacparse ! m.";
+      "appsrc name=v format=time is-live=true handle-segment-change=true max-bytes=0 max-buffers=0 ! h264parse ! "
+      "flvmux name=m streamable=true latency=300000000 ! rtmp2sink name=sink sync=false "
+      "appsrc name=a format=time is-live=true handle-segment-change=true max-bytes=0 max-buffers=0 ! aacparse ! m.";
   GError* e = nullptr;
   GstElement* p = gst_parse_launch(d, &e);
   ErrorPtr err(e);
@@ -1052,6 +1215,15 @@ void Program::Impl::tick() {
   int64_t now = mono_us();
   int64_t last = last_src_frame_us.load();
   bool fresh = last >= 0 && now - last < stall_us;
+  int64_t gone_since = last;  // when the source's last sign of life came
+  if (source.live_push) {
+    // The decoder plays out what it still holds for up to a second after a
+    // sender dies (measured: the slate came 1.7-1.8 s after killing an OBS-
+    // like ffmpeg sender at 720p). Its input stops at once.
+    int64_t input = last_src_input_us.load();
+    fresh = fresh && input >= 0 && now - input < stall_us;
+    if (input >= 0 && input < gone_since) gone_since = input;
+  }
   bool live = source_live ? fresh : (fresh && now - src_run_start_us.load() >= 200000);
   if (live != source_live) {
     source_live = live;
@@ -1062,7 +1234,7 @@ void Program::Impl::tick() {
       st.source_live = live;
       if (!live) {
         st.source_losses++;
-        st.slate_switch_ms = last >= 0 ? (now - last) / 1000 : -1;
+        st.slate_switch_ms = gone_since >= 0 ? (now - gone_since) / 1000 : -1;
       }
     }
     log(1, live ? "source live" : "source lost: slate on air");
@@ -1159,6 +1331,15 @@ StartResult Program::start(const ProgramConfig& config, Listener* listener) {
   impl->stall_us = int64_t(c.source_timeout_ms) * 1000 / 2;
   std::string err;
   if (!parse_source(c.source, &impl->source, &err)) return fail(err);
+  if (impl->source.srt) {
+    SourceSpec& src = impl->source;
+    if (src.srt_passphrase.empty()) src.srt_passphrase = c.srt_passphrase;
+    if (src.srt_pbkeylen == 0) src.srt_pbkeylen = c.srt_pbkeylen;
+    if (src.srt_streamid.empty()) src.srt_streamid = c.srt_streamid;
+    if (!check_srt_security(src, &err)) return fail(err);
+  } else if (!c.srt_passphrase.empty() || !c.srt_streamid.empty() || c.srt_pbkeylen != 0) {
+    return fail("source: an SRT passphrase, pbkeylen or stream id is set but the source is not srt://");
+  }
 
   std::vector<const char*> need = {"intervideosrc", "intervideosink", "interaudiosrc", "interaudiosink",
                                    "x264enc", "h264parse", "audioconvert", "audioresample", "volume", "queue", "tee",
@@ -1232,7 +1413,15 @@ StartResult Program::start(const ProgramConfig& config, Listener* listener) {
     return fail("pipeline: cannot start (see GST_DEBUG=3 for details)");
   }
   Impl* raw = impl.get();
-  raw->post([raw] { raw->start_source(); });
+  raw->post([raw] {
+    const SourceSpec& src = raw->source;
+    if (src.srt && src.srt_listener && src.srt_passphrase.empty() && !is_loopback_address(src.srt_bind))
+      raw->log(2, "source: the SRT listener " + redact_url(src.uri) +
+                      " has no passphrase: anyone who can reach this port can put their video on air; set "
+                      "[video] srt_passphrase (or ?passphrase= in the source URL) and the same in the encoder, "
+                      "or bind it to 127.0.0.1 with ?localaddress=");
+    raw->start_source();
+  });
   raw->thread = std::thread([raw] {
     g_main_context_push_thread_default(raw->ctx);
     g_main_loop_run(raw->loop);

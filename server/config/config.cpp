@@ -176,6 +176,9 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
         {"login_attempts_per_minute", int_into(c.login_attempts_per_minute)}}},
       {"video",
        {{"source", string_into(c.video_source)},
+        {"srt_passphrase", string_into(c.srt_passphrase)},
+        {"srt_pbkeylen", int_into(c.srt_pbkeylen)},
+        {"srt_streamid", string_into(c.srt_streamid)},
         {"width", int_into(c.video_width)},
         {"height", int_into(c.video_height)},
         {"fps", int_into(c.video_fps)},
@@ -455,6 +458,9 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
       {"SABLA_COMMENTS_PER_SECOND", env_double(config.comments_per_second)},
       {"SABLA_COMMENT_BURST", env_double(config.comment_burst)},
       {"SABLA_VIDEO_SOURCE", env_string(config.video_source)},
+      {"SABLA_SRT_PASSPHRASE", env_string(config.srt_passphrase)},
+      {"SABLA_SRT_PBKEYLEN", env_int(config.srt_pbkeylen)},
+      {"SABLA_SRT_STREAMID", env_string(config.srt_streamid)},
       {"SABLA_VIDEO_SIZE",
        [&config](const std::string& name, const std::string& value) {
          int w = 0, h = 0;
@@ -571,6 +577,16 @@ Status validate(const Config& c) {
   if (c.video_bitrate_kbps < 100 || c.video_bitrate_kbps > 50000)
     return config_error("video bitrate_kbps must be from 100 to 50000");
   if (Status s = positive("recording_segment_minutes", c.recording_segment_minutes); !s) return s;
+  // The same rules as libsrt's, said before the pipeline starts. Never echo
+  // the passphrase itself.
+  if (!c.srt_passphrase.empty() && (c.srt_passphrase.size() < 10 || c.srt_passphrase.size() > 79))
+    return config_error("srt_passphrase must be 10 to 79 characters long (got " +
+                        std::to_string(c.srt_passphrase.size()) + ")");
+  if (c.srt_pbkeylen != 0 && c.srt_pbkeylen != 16 && c.srt_pbkeylen != 24 && c.srt_pbkeylen != 32)
+    return config_error("srt_pbkeylen must be 16, 24 or 32");
+  if (c.srt_pbkeylen != 0 && c.srt_passphrase.empty()) return config_error("srt_pbkeylen needs srt_passphrase");
+  if ((!c.srt_passphrase.empty() || !c.srt_streamid.empty()) && c.video_source.rfind("srt://", 0) != 0)
+    return config_error("srt_passphrase and srt_streamid need an srt:// video source");
   for (const auto& url : c.restream_urls)
     if (url.rfind("rtmp://", 0) != 0 && url.rfind("rtmps://", 0) != 0)
       return config_error("restream urls must start with rtmp:// or rtmps://");

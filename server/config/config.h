@@ -52,6 +52,14 @@ struct Config {
   // [video] — the program pipeline (docs: pipeline/README.md)
   std::string video_source = "testcard";  // SABLA_VIDEO_SOURCE: testcard | srt://:PORT | rtsp://… | rtmp://… |
                                           // http(s)://… | file://… | loop:/path | off (no video)
+  // An SRT source's security (README, "From OBS"): the passphrase (10-79
+  // characters, never logged) encrypts the stream and refuses other senders;
+  // pbkeylen 16/24/32 (0 = SRT's default); a listener with a stream id takes
+  // only callers that send it. SABLA_SRT_PASSPHRASE, SABLA_SRT_PBKEYLEN,
+  // SABLA_SRT_STREAMID.
+  std::string srt_passphrase;
+  int srt_pbkeylen = 0;
+  std::string srt_streamid;
   int video_width = 1280;                 // SABLA_VIDEO_SIZE=WxH
   int video_height = 720;
   int video_fps = 30;

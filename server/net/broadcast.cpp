@@ -18,6 +18,9 @@ Broadcast::~Broadcast() { stop(); }
 pipeline::ProgramConfig Broadcast::program_config(const std::string& recording_name) const {
   pipeline::ProgramConfig pc;
   pc.source = config_.video_source;
+  pc.srt_passphrase = config_.srt_passphrase;
+  pc.srt_pbkeylen = config_.srt_pbkeylen;
+  pc.srt_streamid = config_.srt_streamid;
   pc.width = config_.video_width;
   pc.height = config_.video_height;
   pc.fps = config_.video_fps;

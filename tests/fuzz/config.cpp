@@ -44,6 +44,7 @@ bool same(const Config& a, const Config& b) {
          a.votes_per_second == b.votes_per_second && a.feed_size == b.feed_size &&
          a.fanout_tick_ms == b.fanout_tick_ms && a.viewer_backlog == b.viewer_backlog &&
          a.login_attempts_per_minute == b.login_attempts_per_minute && a.video_source == b.video_source &&
+         a.srt_passphrase == b.srt_passphrase && a.srt_pbkeylen == b.srt_pbkeylen && a.srt_streamid == b.srt_streamid &&
          a.video_width == b.video_width && a.video_height == b.video_height && a.video_fps == b.video_fps &&
          a.video_bitrate_kbps == b.video_bitrate_kbps && a.video_preset == b.video_preset &&
          a.recording == b.recording && a.recording_segment_minutes == b.recording_segment_minutes &&

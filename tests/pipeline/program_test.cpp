@@ -511,4 +511,45 @@ SCENARIO("stream keys are redacted from URLs", "[pipeline]") {
   CHECK(pipeline::redact_url("rtmps://live-api-s.facebook.com:443/rtmp/FB-123?s_bl=1") ==
         "rtmps://live-api-s.facebook.com:443/rtmp");
   CHECK(pipeline::redact_url("not a url") == "<invalid url>");
+  // The README's listener form, and its secrets in the query.
+  CHECK(pipeline::redact_url("srt://:9000") == "srt://:9000");
+  CHECK(pipeline::redact_url("srt://:9000?passphrase=sabla-secret-1&pbkeylen=16") == "srt://:9000");
+  CHECK(pipeline::redact_url("srt://encoder.local:9000?streamid=abc&mode=caller") == "srt://encoder.local:9000");
+}
+
+SCENARIO("SRT security settings that libsrt would refuse fail clearly at start", "[pipeline][srt]") {
+  ProgramConfig c = small_config();
+  c.source = "srt://:9000?localaddress=127.0.0.1";
+  SECTION("a passphrase shorter than 10 characters") {
+    c.srt_passphrase = "short";
+    auto r = Program::start(c, nullptr);
+    CHECK_FALSE(r);
+    CHECK(r.error.find("10 to 79 characters") != std::string::npos);
+    CHECK(r.error.find("short") == std::string::npos);
+  }
+  SECTION("a passphrase in the URL longer than 79 characters") {
+    c.source += "&passphrase=" + std::string(80, 'p');
+    auto r = Program::start(c, nullptr);
+    CHECK_FALSE(r);
+    CHECK(r.error.find("10 to 79 characters") != std::string::npos);
+  }
+  SECTION("a key length SRT does not have") {
+    c.source += "&passphrase=long-enough-1&pbkeylen=20";
+    auto r = Program::start(c, nullptr);
+    CHECK_FALSE(r);
+    CHECK(r.error.find("pbkeylen must be 16, 24 or 32") != std::string::npos);
+  }
+  SECTION("a key length without a passphrase") {
+    c.srt_pbkeylen = 32;
+    auto r = Program::start(c, nullptr);
+    CHECK_FALSE(r);
+    CHECK(r.error.find("needs a passphrase") != std::string::npos);
+  }
+  SECTION("a passphrase for a source that is not SRT") {
+    c.source = "testcard";
+    c.srt_passphrase = "long-enough-1";
+    auto r = Program::start(c, nullptr);
+    CHECK_FALSE(r);
+    CHECK(r.error.find("not srt://") != std::string::npos);
+  }
 }

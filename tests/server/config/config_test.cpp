@@ -381,3 +381,41 @@ SCENARIO("[session] default_language chooses the pages' language, ar or en", "[c
   REQUIRE_FALSE(status.is_ok());
   CHECK_THAT(status.message(), Catch::Contains("default_language") && Catch::Contains("fr"));
 }
+
+SCENARIO("[video] SRT security keys, their environment and their checks", "[config]") {
+  TempDir dir;
+  sabla::Config config;
+  REQUIRE(sabla::load_config_file(dir.write("srt.toml",
+                                            "[video]\nsource = \"srt://:9000\"\nsrt_passphrase = \"file-pass-123\"\n"
+                                            "srt_pbkeylen = 32\nsrt_streamid = \"studio-a\"\n"),
+                                  config)
+              .is_ok());
+  CHECK(config.srt_passphrase == "file-pass-123");
+  CHECK(config.srt_pbkeylen == 32);
+  CHECK(config.srt_streamid == "studio-a");
+  CHECK(sabla::validate(config).is_ok());
+  REQUIRE(sabla::apply_environment({{"SABLA_SRT_PASSPHRASE", "env-pass-4567"},
+                                    {"SABLA_SRT_PBKEYLEN", "16"},
+                                    {"SABLA_SRT_STREAMID", "studio-b"}},
+                                   config)
+              .is_ok());
+  CHECK(config.srt_passphrase == "env-pass-4567");
+  CHECK(config.srt_pbkeylen == 16);
+  CHECK(config.srt_streamid == "studio-b");
+
+  SECTION("a passphrase SRT would refuse is an error that does not echo it") {
+    config.srt_passphrase = "short1";
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("10 to 79"));
+    CHECK_THAT(status.message(), !Catch::Contains("short1"));
+  }
+  SECTION("a key length SRT does not have") {
+    config.srt_pbkeylen = 20;
+    CHECK_THAT(sabla::validate(config).message(), Catch::Contains("16, 24 or 32"));
+  }
+  SECTION("a passphrase without an SRT source") {
+    config.video_source = "testcard";
+    CHECK_THAT(sabla::validate(config).message(), Catch::Contains("srt:// video source"));
+  }
+}

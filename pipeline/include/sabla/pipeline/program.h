@@ -37,6 +37,16 @@ struct ProgramConfig {
   // shows and the file is retried), "loop:/abs/path" or "loop:file:///abs/path"
   // (plays the file in a loop, for rehearsals). A bare absolute path is a file.
   std::string source = "testcard";
+  // SRT security, for an srt:// source (pipeline/README.md, "SRT from OBS"):
+  // with a passphrase (10-79 characters) the stream is AES-encrypted and a
+  // caller without it, or with another, is refused at the handshake; pbkeylen
+  // 16, 24 or 32 (0 = libsrt's default, 16). A listener with a stream id
+  // accepts only callers that announce it; a caller sends it. The source
+  // URL's own passphrase=/pbkeylen=/streamid= win over these. The passphrase
+  // is never logged or reported.
+  std::string srt_passphrase;
+  int srt_pbkeylen = 0;
+  std::string srt_streamid;
   int width = 1280;
   int height = 720;
   int fps = 30;
@@ -106,7 +116,7 @@ struct ProgramStats {
   ProgramState state = ProgramState::stopped;
   bool source_live = false;        // false = slate on air
   int source_losses = 0;           // live -> slate transitions
-  int64_t slate_switch_ms = -1;    // last live -> slate switch: ms from the last source frame
+  int64_t slate_switch_ms = -1;    // last live -> slate switch: ms from the last source frame (or sender byte, whichever came first)
   double output_fps = 0;           // program frames/s over the last second
   uint64_t frames_out = 0;         // program frames since start
   uint64_t dropped_frames = 0;     // dropped before the encoder (encoder too slow)
