@@ -620,31 +620,98 @@ struct NdjsonImpl final : Exporter::Impl {
 
 // ---- Captions (vtt, srt, chat-vtt) ----
 
-// Cue text cannot hold an empty line (it ends the cue) and, in WebVTT,
-// '<' and '&' start markup and "-->" would read as a timing line.
-std::string cue_text(const std::string& author, const std::string& text, bool vtt) {
-  std::string raw = utf8_text(author.empty() ? text : author + ": " + text);
-  std::string out;
-  bool line_has_text = false;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    const char ch = raw[i];
-    if (ch == '\r' || ch == '\n') {
-      if (line_has_text) out.push_back('\n');
-      line_has_text = false;
-      continue;
-    }
-    line_has_text = line_has_text || (ch != ' ' && ch != '\t');
-    if (vtt && ch == '&') {
-      out.append("&amp;");
-    } else if (vtt && ch == '<') {
-      out.append("&lt;");
-    } else if (vtt && ch == '>') {
-      out.append("&gt;");
+// Cue text cannot hold an empty line: it ends the cue. Each format then
+// keeps a comment's line from reading as structure or markup:
+//  - WebVTT: '<' and '&' start markup and "-->" would read as a timing
+//    line; the entities &lt; &gt; &amp; say the same thing as text.
+//  - SRT has no escapes, and readers are lenient: ffmpeg (and mpv) start a
+//    new cue at any line with "-->" between timestamps, blank line or not;
+//    some take a digits-only line for a cue number; <b>, <i>, <font ...>
+//    (even "<b x>") become formatting, {\an8} and {y:i} are obeyed or
+//    dropped, and \N \n \h reach ASS as breaks and hard spaces. So a
+//    U+2060 WORD JOINER (zero width, invisible) goes before the '>' of an
+//    arrow, before a digits-only line and after a backslash of \N \n \h,
+//    and a '<' that could open a tag (before a letter, '/' or '!') and every '{' become U+FF1C / U+FF5B
+//    (fullwidth forms that read the same and that no reader parses; a
+//    zero-width mark inside a tag would not survive readers that strip
+//    anything between < and >). Other text, Arabic and punctuation (a < b,
+//    50% > 40%, &) is written as it is. Readers also differ on what breaks
+//    a line, so in SRT VT, FF, NEL, U+2028 and U+2029 break lines too.
+constexpr std::string_view kWordJoiner = "\xE2\x81\xA0";       // U+2060
+constexpr std::string_view kFullwidthLess = "\xEF\xBC\x9C";     // U+FF1C ＜
+constexpr std::string_view kFullwidthBrace = "\xEF\xBD\x9B";    // U+FF5B ｛
+
+// Bytes of the line break at raw[i] (0 when none).
+size_t line_break_at(std::string_view raw, size_t i, bool vtt) {
+  const char ch = raw[i];
+  if (ch == '\r' || ch == '\n') return 1;
+  if (vtt) return 0;
+  if (ch == '\v' || ch == '\f') return 1;
+  const std::string_view rest = raw.substr(i);
+  if (rest.substr(0, 2) == "\xC2\x85") return 2;                                       // NEL
+  if (rest.substr(0, 3) == "\xE2\x80\xA8" || rest.substr(0, 3) == "\xE2\x80\xA9") return 3;  // LS, PS
+  return 0;
+}
+
+// What may follow the '<' of a tag for some reader: a letter (any script:
+// naive readers strip anything between < and >), '/' or '!'.
+bool opens_tag(char next) {
+  return (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') || next == '/' || next == '!' ||
+         static_cast<unsigned char>(next) >= 0x80;
+}
+
+void vtt_line(std::string_view line, std::string* out) {
+  for (const char ch : line) {
+    if (ch == '&') out->append("&amp;");
+    else if (ch == '<') out->append("&lt;");
+    else if (ch == '>') out->append("&gt;");
+    else out->push_back(ch);
+  }
+}
+
+void srt_line(std::string_view line, std::string* out) {
+  const bool digits_only = line.find_first_not_of("0123456789 \t") == std::string_view::npos;
+  if (digits_only) out->append(kWordJoiner);  // the line has a digit: blank lines never get here
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    const char next = i + 1 < line.size() ? line[i + 1] : '\0';
+    if (ch == '<' && opens_tag(next)) {
+      out->append(kFullwidthLess);
+    } else if (ch == '{') {
+      out->append(kFullwidthBrace);
+    } else if (ch == '>' && i > 0 && line[i - 1] == '-') {
+      out->append(kWordJoiner);
+      out->push_back('>');
+    } else if (ch == '\\' && (next == 'N' || next == 'n' || next == 'h')) {
+      out->push_back('\\');
+      out->append(kWordJoiner);
     } else {
-      out.push_back(ch);
+      out->push_back(ch);
     }
   }
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+}
+
+std::string cue_text(const std::string& author, const std::string& text, bool vtt) {
+  const std::string raw = utf8_text(author.empty() ? text : author + ": " + text);
+  std::string out;
+  size_t begin = 0;
+  for (size_t i = 0; i <= raw.size();) {
+    const size_t br = i < raw.size() ? line_break_at(raw, i, vtt) : 1;
+    if (br == 0) {
+      ++i;
+      continue;
+    }
+    const std::string_view line = std::string_view(raw).substr(begin, i - begin);
+    // A line of spaces or tabs is dropped: it would end the cue for most readers.
+    if (line.find_first_not_of(" \t") != std::string_view::npos) {
+      if (!out.empty()) out.push_back('\n');
+      if (vtt) vtt_line(line, &out);
+      else srt_line(line, &out);
+    }
+    i += br;
+    begin = i;
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
   if (out.empty()) out = "…";
   return out;
 }

@@ -62,6 +62,11 @@
 //          the comment's 'replaced'/'cleared' event (never cleared: to the
 //          session end, else the last on-air event, else 8 s), text
 //          "author: text". Cues without a stream offset are left out.
+//          Text never reads as structure or markup: VTT escapes & < > as
+//          entities; SRT (no reader decodes entities) puts an invisible
+//          U+2060 before the '>' of "->", before a digits-only line and
+//          after the '\' of \N \n \h, and writes a '<' before a letter,
+//          '/' or '!' as U+FF1C and '{' as U+FF5B. Blank lines are dropped.
 // chat-vtt Every approved comment as a chat-replay cue shown 8 s from its
 //          stream offset.
 // audit    The moderation log as JSON lines: a header line

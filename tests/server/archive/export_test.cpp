@@ -24,7 +24,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/command.h"
 #include "support/csv_reader.h"
+#include "support/srt_reader.h"
 #include "support/store_helpers.h"
 #include "archive/export.h"
 #include "common/crypto.h"
@@ -638,6 +640,109 @@ SCENARIO("VTT and SRT captions follow the stored on-air offsets", "[archive]") {
     REQUIRE(c.size() == 1);
     CHECK(c[0].text == "a&lt;b&gt;: x --&gt; y &amp; &lt;i&gt;z&lt;/i&gt;\nend");
   }
+}
+
+// Issue #11, defect 2: a viewer's comment must not forge SRT cues or markup.
+// The payload is the issue's: a timing line inside the text made ffmpeg read a
+// second cue at 1.0 s, and <b> became bold.
+constexpr const char* kForgedCue = "fake cue\n00:00:01.000 --> 00:00:02.000\ninjected <b>bold</b>";
+
+// One aired comment (5 s to 12 s) by `author`; returns the SRT export.
+std::string srt_of_one_airing(const TempDir& dir, const std::string& author, const std::string& text) {
+  int64_t s = 0;
+  {
+    auto st = open_store(dir.db());
+    s = add_session(*st, "ended", kLiveAt, kLiveAt + 60'000);
+    const int64_t id = add_comment(*st, s, author, text, 1000);
+    decide(*st, id, CommentStatus::approved, "approve", "amal", 1'500);
+    record(*st, {on_air(s, "aired", id, 5'000)});
+    record(*st, {on_air(s, "cleared", id, 12'000)});
+  }
+  return export_all(dir.db(), s, Format::srt).bytes;
+}
+
+bool have_tool(const std::string& name) {
+  return test::run_command("command -v " + name + " 2>/dev/null").find(name) != std::string::npos;
+}
+
+SCENARIO("an aired comment cannot forge SRT cues or markup", "[archive][srt]") {
+  GIVEN("the issue's payload: a timing line and <b> tags inside one comment") {
+    TempDir dir;
+    const std::string srt = srt_of_one_airing(dir, "مريم", kForgedCue);
+    INFO(srt);
+    const test::SrtDocument doc = test::parse_srt_strict(srt);
+    THEN("a strict reader sees one well-formed cue, its timing the airing's") {
+      CHECK(doc.error == "");
+      REQUIRE(doc.cues.size() == 1);
+      CHECK(doc.cues[0].start_ms == 5'000);
+      CHECK(doc.cues[0].end_ms == 12'000);
+    }
+    THEN("the text reads the same to a person: the arrow and the tags stay visible, as text") {
+      REQUIRE(doc.cues.size() == 1);
+      // U+2060 WORD JOINER (invisible) breaks "-->"; U+FF1C FULLWIDTH
+      // LESS-THAN SIGN stands for '<' where it would open a tag.
+      const std::vector<std::string> expected = {
+          "مريم: fake cue", "00:00:01.000 --\u2060> 00:00:02.000", "injected \uFF1Cb>bold\uFF1C/b>"};
+      CHECK(doc.cues[0].lines == expected);
+    }
+  }
+  GIVEN("lines that read as cue numbers, blank lines, ASS overrides and other tags") {
+    TempDir dir;
+    const std::string srt = srt_of_one_airing(
+        dir, "", "2\n\n \n00:00:01,000 --> 00:00:02,000\r\n{\\an8}top {y:i} a<b c>d <3 x\\Ny\f<font color=red>r</font>");
+    INFO(srt);
+    const test::SrtDocument doc = test::parse_srt_strict(srt);
+    CHECK(doc.error == "");
+    REQUIRE(doc.cues.size() == 1);
+    const std::vector<std::string> expected = {
+        "\u20602", "00:00:01,000 --\u2060> 00:00:02,000",
+        "\uFF5B\\an8}top \uFF5By:i} a\uFF1Cb c>d <3 x\\\u2060Ny", "\uFF1Cfont color=red>r\uFF1C/font>"};
+    CHECK(doc.cues[0].lines == expected);
+  }
+  GIVEN("Arabic text with ordinary punctuation") {
+    TempDir dir;
+    const std::string text = "هل ستُنشر الميزانية؟ نعم، في ٢٠٢٦ (قريباً) - 50% > 40% & a < b!";
+    const test::SrtDocument doc = test::parse_srt_strict(srt_of_one_airing(dir, "نور", text));
+    THEN("it is written unchanged") {
+      CHECK(doc.error == "");
+      REQUIRE(doc.cues.size() == 1);
+      CHECK(doc.cues[0].lines == std::vector<std::string>{"نور: " + text});
+    }
+  }
+}
+
+// What a real receiver sees: ffmpeg's SubRip demuxer is lenient (it starts a
+// cue at any line with a timing in it) and its SRT-to-ASS conversion turns
+// tags into overrides. Skipped, with a warning, where ffmpeg is not installed
+// (scripts/setup installs it).
+SCENARIO("ffprobe and ffmpeg read one plain cue from the forged comment", "[archive][srt][ffmpeg]") {
+  if (!have_tool("ffprobe") || !have_tool("ffmpeg")) {
+    WARN("SKIPPED: ffprobe/ffmpeg not installed (scripts/setup installs ffmpeg)");
+    return;
+  }
+  TempDir dir;
+  const fs::path srt_path = dir.path / "forged.srt";
+  const fs::path ass_path = dir.path / "forged.ass";
+  {
+    std::ofstream(srt_path, std::ios::binary) << srt_of_one_airing(dir, "مريم", kForgedCue);
+  }
+  const std::string probe = test::run_command("ffprobe -v error -count_packets -show_entries stream=nb_read_packets "
+                                              "-of csv=p=0 '" + srt_path.string() + "' 2>&1");
+  INFO("ffprobe: " << probe);
+  CHECK(probe == "1\n");
+
+  test::run_command("ffmpeg -nostdin -v error -y -i '" + srt_path.string() + "' '" + ass_path.string() + "' 2>&1");
+  std::ifstream ass(ass_path);
+  REQUIRE(ass);
+  std::vector<std::string> dialogue;
+  for (std::string line; std::getline(ass, line);)
+    if (line.rfind("Dialogue:", 0) == 0) dialogue.push_back(line);
+  INFO("ASS: " << [&] { std::string all; for (auto& d : dialogue) all += d + "\n"; return all; }());
+  REQUIRE(dialogue.size() == 1);
+  CHECK(dialogue[0].rfind("Dialogue: 0,0:00:05.00,0:00:12.00,", 0) == 0);
+  CHECK(dialogue[0].find("injected") != std::string::npos);
+  CHECK(dialogue[0].find("مريم: fake cue") != std::string::npos);
+  CHECK(dialogue[0].find("{\\") == std::string::npos);  // no ASS override ({\b1}) from the comment
 }
 
 SCENARIO("chat-vtt shows every approved comment for 8 s", "[archive]") {
