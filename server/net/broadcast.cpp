@@ -184,9 +184,13 @@ json Broadcast::status() const {
   if (!program) return json{{"state", "off"}, {"error", error}, {"restarts", restarts}};
   pipeline::ProgramStats s = program->stats();
   json restreams = json::array();
-  for (const auto& r : s.restreams)
-    restreams.push_back(json{{"url", r.url}, {"state", pipeline::to_string(r.state)}, {"reconnects", r.reconnects},
-                             {"error", r.last_error}});
+  // "index" (place in restream_urls) tells apart destinations that share a
+  // host and app: the redacted url is the same for both.
+  for (size_t i = 0; i < s.restreams.size(); ++i) {
+    const auto& r = s.restreams[i];
+    restreams.push_back(json{{"index", i}, {"url", r.url}, {"state", pipeline::to_string(r.state)},
+                             {"reconnects", r.reconnects}, {"error", r.last_error}});
+  }
   return json{{"state", pipeline::to_string(s.state)},
               {"source_live", s.source_live},
               {"source_losses", s.source_losses},

@@ -42,15 +42,23 @@ void append_video_metrics(const json& v, std::ostringstream& o,
   }
   auto restreams = v.find("restreams");
   if (restreams == v.end() || !restreams->is_array() || restreams->empty()) return;
-  metric("sabla_video_restream_live", "gauge", "1 while a restream destination receives the program (by redacted URL).");
-  for (const auto& r : *restreams) {
-    std::string url = r.value("url", "");
+  // One series per destination, told apart by its place in the configured
+  // list (stable while the list is): several destinations may share a host
+  // and app (two channels on one platform), and the redacted URL is all the
+  // key-free name they have. Identical series would make Prometheus keep one.
+  metric("sabla_video_restream_live", "gauge",
+         "1 while a restream destination receives the program (index: its place in restream_urls, from 0; url: "
+         "redacted, without the key).");
+  // The status lists destinations in configured order (Broadcast::status).
+  for (size_t index = 0; index < restreams->size(); ++index) {
+    const json& r = (*restreams)[index];
     std::string escaped;
-    for (char c : url) {
+    for (char c : r.value("url", "")) {
       if (c == '\\' || c == '"') escaped += '\\';
       if (c != '\n') escaped += c;
     }
-    o << "sabla_video_restream_live{url=\"" << escaped << "\"} " << (r.value("state", "") == "live" ? 1 : 0) << '\n';
+    o << "sabla_video_restream_live{index=\"" << index << "\",url=\"" << escaped << "\"} "
+      << (r.value("state", "") == "live" ? 1 : 0) << '\n';
   }
 }
 }  // namespace

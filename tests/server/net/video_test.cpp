@@ -4,7 +4,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "support/http_client.h"
 #include "support/server_process.h"
@@ -106,4 +110,55 @@ SCENARIO("a pipeline error rebuilds the pipeline without restarting the server",
       CHECK(srv.terminate() == 0);
     }
   }
+}
+
+// Issue #11, defect 3: two destinations on one host and app (two channels on
+// one platform) once gave two identical series,
+// sabla_video_restream_live{url="rtmp://h/live"}, and Prometheus kept one.
+// Port 1 on 127.0.0.1 refuses connections: the destinations keep
+// reconnecting, and only their metric lines matter here.
+SCENARIO("restreams to the same host and app get distinct metric series without their keys", "[server][video]") {
+  const std::string keys[] = {"first-KEY-4a8f", "second-KEY-9c2e"};
+  ServerProcess srv({}, {{"SABLA_VIDEO_SOURCE", "testcard"},
+                         {"SABLA_VIDEO_SIZE", "320x180"},
+                         {"SABLA_RECORDING", "false"},
+                         {"SABLA_RESTREAM_URLS",
+                          "rtmp://127.0.0.1:1/live/" + keys[0] + ",rtmp://127.0.0.1:1/live/" + keys[1]}});
+  std::string err;
+  REQUIRE(srv.start(&err));
+  const int port = srv.port();
+
+  // Series (name plus labels) of the restream gauge, once the pipeline reports.
+  std::vector<std::string> series;
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (series.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    auto m = http_get(port, "/metrics");
+    REQUIRE(m.status == 200);
+    body = m.body;
+    series.clear();
+    std::istringstream lines(body);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("sabla_video_restream_live{", 0) == 0) series.push_back(line.substr(0, line.rfind(' ')));
+    if (series.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  INFO(body);
+  REQUIRE(series.size() == 2);
+  THEN("each destination has its own series: its index, and the redacted url as before") {
+    CHECK(series[0] != series[1]);
+    CHECK(series[0] == R"(sabla_video_restream_live{index="0",url="rtmp://127.0.0.1:1/live"})");
+    CHECK(series[1] == R"(sabla_video_restream_live{index="1",url="rtmp://127.0.0.1:1/live"})");
+  }
+  THEN("no series repeats anywhere in the exposition, and no stream key is in it") {
+    std::set<std::string> seen;
+    std::istringstream lines(body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      INFO(line);
+      CHECK(seen.insert(line.substr(0, line.rfind(' '))).second);
+    }
+    for (const std::string& key : keys) CHECK(body.find(key) == std::string::npos);
+    CHECK(body.find("KEY") == std::string::npos);
+  }
+  CHECK(srv.terminate() == 0);
 }
