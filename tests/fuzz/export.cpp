@@ -19,7 +19,10 @@
 // plus one row of 13 fields per comment, and the text and author cells read
 // back as stored (valid UTF-8 text; with the formula-injection apostrophe);
 // VTT / SRT / chat-VTT are valid UTF-8 made of well-formed cues in start
-// order with end > start; JSON parses.
+// order with end > start; a strict SRT reader (tests/support/srt_reader.h)
+// finds exactly one cue per airing that was on screen (aired, and left on
+// air or taken off after more than 0 ms), no cue text that would read as a
+// cue number, timing line or markup; JSON parses.
 #include <unistd.h>
 
 #include <cstddef>
@@ -40,6 +43,7 @@
 #include "moderation/text.h"
 #include "store/store.h"
 #include "support/csv_reader.h"
+#include "support/srt_reader.h"
 
 using namespace sabla;
 using namespace sabla::store;
@@ -243,6 +247,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t sid = created->id;
 
   std::vector<int64_t> ids;
+  size_t airings_on_screen = 0;  // cues the SRT must hold
   int64_t air_clock = 0;  // on-air events move forward only, as on a real studio
   for (const Fuzzed& f : comments) {
     CommentRow row;
@@ -289,6 +294,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         events.push_back(e);
       };
       event("aired");
+      // Both offset forms place the airing at air_clock; one left on air
+      // always gets an end after its start (session end, last event or 8 s).
+      if ((f.more & 1) || f.on_air_ms > 0) ++airings_on_screen;
       air_clock += f.on_air_ms;
       if (!(f.more & 1)) event(f.flags & 8 ? "replaced" : "cleared");
       const Status s = write<Status>([&](auto cb) { return st.record_on_air(events, nlohmann::json(nullptr), cb); });
@@ -313,7 +321,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   check_cues(export_all(sid, Format::vtt), true, "VTT");
-  check_cues(export_all(sid, Format::srt), false, "SRT");
+  const std::string srt = export_all(sid, Format::srt);
+  check_cues(srt, false, "SRT");
+  const test::SrtDocument parsed = test::parse_srt_strict(srt);
+  FUZZ_CHECK(parsed.ok(), "SRT: " + parsed.error);
+  FUZZ_CHECK(parsed.cues.size() == airings_on_screen, "SRT: " + std::to_string(parsed.cues.size()) + " cues for " +
+                                                         std::to_string(airings_on_screen) + " airings");
   check_cues(export_all(sid, Format::chat_vtt), true, "chat VTT");
   FUZZ_CHECK(!nlohmann::json::parse(export_all(sid, Format::json), nullptr, false).is_discarded(), "JSON export");
   return 0;
