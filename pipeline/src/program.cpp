@@ -339,10 +339,10 @@ bool valid_word(const std::string& s) {
 
 std::string redact_url(const std::string& url) {
   ParsedUrl p;
+  if (!parse_rtmp_url(url, &p) || p.scheme.empty()) return "<invalid url>";
   // "srt://:PORT" (a listener on every interface) has no host.
-  if (parse_rtmp_url(url, &p) && p.scheme == "srt" && p.host.empty() && p.port > 0)
-    return "srt://:" + std::to_string(p.port);
-  if (!parse_rtmp_url(url, &p) || p.scheme.empty() || p.host.empty()) return "<invalid url>";
+  if (p.scheme == "srt" && p.host.empty() && p.port > 0) return "srt://:" + std::to_string(p.port);
+  if (p.host.empty()) return "<invalid url>";
   std::string s = p.scheme + "://" + p.host;
   if (p.port > 0) s += ":" + std::to_string(p.port);
   if (!p.app.empty()) s += "/" + p.app;
