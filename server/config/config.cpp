@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string_view>
@@ -203,6 +204,129 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
   };
 }
 
+// ---- [[bridges]] ----
+
+constexpr const char* kBridgeKinds = "youtube, x, facebook, telegram or webhook";
+
+bool known_bridge_kind(const std::string& kind) {
+  return kind == "youtube" || kind == "x" || kind == "facebook" || kind == "telegram" || kind == "webhook";
+}
+
+// The keys each kind uses besides kind, name and credentials' files; any
+// other key in its table is an error (a typo, or an id of another platform).
+bool bridge_key_fits(const std::string& kind, std::string_view key) {
+  static const std::map<std::string, std::vector<std::string_view>, std::less<>> kKeys = {
+      {"youtube", {"live_chat_id", "video_id", "api_key", "api_key_file", "token", "token_file"}},
+      {"x", {"query", "token", "token_file"}},
+      {"facebook", {"live_video_id", "token", "token_file"}},
+      {"telegram", {"chat_id", "token", "token_file"}},
+      {"webhook", {"secret", "secret_file"}},
+  };
+  if (key == "kind" || key == "name") return true;
+  const bool polls = kind != "webhook";
+  if (polls && (key == "api_base" || key == "poll_interval_ms" || key == "backoff_ms" || key == "backoff_max_ms"))
+    return true;
+  auto it = kKeys.find(kind);
+  return it != kKeys.end() && std::find(it->second.begin(), it->second.end(), key) != it->second.end();
+}
+
+// A credential file's content, trimmed (a trailing newline is usual). A
+// relative path is taken from the config file's directory. The error never
+// shows the content.
+Status read_secret_file(const std::string& config_file, const std::string& path, std::string& out,
+                        const std::string& where) {
+  std::filesystem::path p(path);
+  if (p.is_relative()) p = std::filesystem::path(config_file).parent_path() / p;
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return config_error(where + ": cannot read " + p.string());
+  std::string content(4097, '\0');
+  in.read(content.data(), static_cast<std::streamsize>(content.size()));
+  content.resize(static_cast<size_t>(in.gcount()));
+  if (content.size() > 4096) return config_error(where + ": " + p.string() + " is longer than 4096 bytes");
+  const auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; };
+  while (!content.empty() && space(content.back())) content.pop_back();
+  while (!content.empty() && space(content.front())) content.erase(content.begin());
+  if (content.empty()) return config_error(where + ": " + p.string() + " is empty");
+  out = std::move(content);
+  return Status::ok();
+}
+
+Status parse_bridges(const std::string& file, const toml::node& node, std::vector<BridgeConfig>& out) {
+  const std::string line = std::to_string(node.source().begin.line);
+  const auto* array = node.as_array();
+  if (!array)
+    return config_error(file + ":" + line + ": 'bridges' must be an array of tables: write [[bridges]], got " +
+                        type_name(node));
+  std::vector<BridgeConfig> bridges;
+  for (const toml::node& element : *array) {
+    const std::string at = file + ":" + std::to_string(element.source().begin.line) + ": [[bridges]] #" +
+                           std::to_string(bridges.size() + 1);
+    const auto* table = element.as_table();
+    if (!table) return config_error(at + ": expected a table, got " + type_name(element));
+    BridgeConfig b;
+    const auto* kind = table->get("kind");
+    if (!kind || !kind->is_string()) return config_error(at + ": kind must be given as a string (" + kBridgeKinds + ")");
+    b.kind = kind->as_string()->get();
+    if (!known_bridge_kind(b.kind))
+      return config_error(at + ": unknown kind \"" + b.kind + "\" (expected " + kBridgeKinds + ")");
+    std::string token_file, api_key_file, secret_file;
+    const std::string table_label = "[[bridges]] #" + std::to_string(bridges.size() + 1);
+    const TableHandlers handlers = {
+        {"kind", string_into(b.kind)},
+        {"name", string_into(b.name)},
+        {"live_chat_id", string_into(b.live_chat_id)},
+        {"video_id", string_into(b.video_id)},
+        {"query", string_into(b.query)},
+        {"live_video_id", string_into(b.live_video_id)},
+        {"chat_id",
+         [&b](const toml::node& n, const Where& w) {
+           // Telegram chat ids are integers (-100… for groups and channels) or @usernames.
+           if (const auto* i = n.as_integer()) {
+             b.chat_id = std::to_string(i->get());
+             return Status::ok();
+           }
+           if (const auto* str = n.as_string()) {
+             b.chat_id = str->get();
+             return Status::ok();
+           }
+           return expected(w, n, "an integer or a string");
+         }},
+        {"api_key", string_into(b.api_key)},
+        {"api_key_file", string_into(api_key_file)},
+        {"token", string_into(b.token)},
+        {"token_file", string_into(token_file)},
+        {"secret", string_into(b.secret)},
+        {"secret_file", string_into(secret_file)},
+        {"api_base", string_into(b.api_base)},
+        {"poll_interval_ms", int_into(b.poll_interval_ms)},
+        {"backoff_ms", int_into(b.backoff_ms)},
+        {"backoff_max_ms", int_into(b.backoff_max_ms)},
+    };
+    for (auto&& [key, value] : *table) {
+      const std::string key_line = file + ":" + std::to_string(key.source().begin.line) + ": " + table_label;
+      auto handler = handlers.find(key.str());
+      if (handler == handlers.end())
+        return config_error(key_line + ": unknown key '" + std::string(key.str()) + "'");
+      if (!bridge_key_fits(b.kind, key.str()))
+        return config_error(key_line + ": a bridge of kind " + b.kind + " has no '" + std::string(key.str()) + "'");
+      const Where where{file, table_label, key.str()};
+      if (Status s = handler->second(value, where); !s) return s;
+    }
+    if (b.name.empty()) b.name = b.kind;
+    const auto from_file = [&](const std::string& path, std::string& field, const char* what) -> Status {
+      if (path.empty()) return Status::ok();
+      if (!field.empty()) return config_error(at + ": give " + what + " or " + what + "_file, not both");
+      return read_secret_file(file, path, field, at + " " + what + "_file");
+    };
+    if (Status s = from_file(token_file, b.token, "token"); !s) return s;
+    if (Status s = from_file(api_key_file, b.api_key, "api_key"); !s) return s;
+    if (Status s = from_file(secret_file, b.secret, "secret"); !s) return s;
+    bridges.push_back(std::move(b));
+  }
+  out = std::move(bridges);
+  return Status::ok();
+}
+
 Status apply_table(const std::string& file, const toml::table& root, Config& out) {
   // Values land in a copy so a file with an error leaves `out` untouched.
   Config config = out;
@@ -210,14 +334,18 @@ Status apply_table(const std::string& file, const toml::table& root, Config& out
   for (auto&& [table_key, table_node] : root) {
     const std::string_view table_name = table_key.str();
     const std::string line = std::to_string(table_key.source().begin.line);
+    if (table_name == "bridges") {
+      if (Status s = parse_bridges(file, table_node, config.bridges); !s) return s;
+      continue;
+    }
     auto known = handlers.find(table_name);
     if (known == handlers.end()) {
       if (!table_node.is_table()) {
         return config_error(file + ":" + line + ": key '" + std::string(table_name) +
-                            "' must be inside a table: [server], [store], [limits], [video], [session] or [cluster]");
+                            "' must be inside a table: [server], [store], [limits], [video], [session], [cluster] or [[bridges]]");
       }
       return config_error(file + ":" + line + ": unknown table [" + std::string(table_name) +
-                          "] (expected [server], [store], [limits], [video], [session] or [cluster])");
+                          "] (expected [server], [store], [limits], [video], [session], [cluster] or [[bridges]])");
     }
     const auto* table = table_node.as_table();
     if (!table) {
@@ -367,7 +495,85 @@ Status validate_cluster(const Config& c) {
   return Status::ok();
 }
 
+bool valid_bridge_name(const std::string& s) {
+  // The same rule as the ingest API's `source` (room_comments.cpp).
+  if (s.empty() || s.size() > 32 || s == "web") return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// Errors name the bridge and the field, never a credential's value.
+Status validate_bridges(const std::vector<BridgeConfig>& bridges) {
+  std::vector<std::string> names;
+  for (const BridgeConfig& b : bridges) {
+    const std::string at = "bridge \"" + b.name + "\" (" + b.kind + "): ";
+    if (!known_bridge_kind(b.kind))
+      return config_error("bridge \"" + b.name + "\": unknown kind \"" + b.kind + "\" (expected " + kBridgeKinds + ")");
+    if (!valid_bridge_name(b.name))
+      return config_error("bridge name \"" + b.name +
+                          "\" must be 1-32 characters of a-z, 0-9, '.', '-', '_' and not \"web\" (it is the comments' source)");
+    if (std::find(names.begin(), names.end(), b.name) != names.end())
+      return config_error(at + "two bridges have this name: give each its own name (the source its comments carry)");
+    names.push_back(b.name);
+    const std::string token_env = bridge_env_name(b.name, "TOKEN");
+    if (b.kind == "youtube") {
+      if (b.live_chat_id.empty() == b.video_id.empty())
+        return config_error(at + "give live_chat_id or video_id (one of them)");
+      if (b.api_key.empty() && b.token.empty())
+        return config_error(at + "needs api_key (api_key_file, " + bridge_env_name(b.name, "API_KEY") +
+                            ") or an OAuth token (token_file, " + token_env + ")");
+    } else if (b.kind == "x") {
+      if (b.query.empty()) return config_error(at + "needs query (a hashtag or conversation_id:…)");
+      if (b.query.size() > 4096) return config_error(at + "query is longer than 4096 characters");
+      if (b.token.empty()) return config_error(at + "needs a bearer token (token, token_file or " + token_env + ")");
+    } else if (b.kind == "facebook") {
+      if (b.live_video_id.empty()) return config_error(at + "needs live_video_id");
+      if (b.token.empty())
+        return config_error(at + "needs a page access token (token, token_file or " + token_env + ")");
+    } else if (b.kind == "telegram") {
+      if (b.token.empty()) return config_error(at + "needs the bot token (token, token_file or " + token_env + ")");
+    } else if (b.kind == "webhook") {
+      if (b.secret.size() < 16)
+        return config_error(at + "needs a secret of at least 16 characters (secret, secret_file or " +
+                            bridge_env_name(b.name, "SECRET") + ")");
+    }
+    // Ids go into URLs: printable ASCII only, so none can smuggle a path or header.
+    for (const std::string* id : {&b.live_chat_id, &b.video_id, &b.live_video_id, &b.chat_id}) {
+      if (id->size() > 256 || !std::all_of(id->begin(), id->end(), [](char ch) { return ch > ' ' && ch < 127; }))
+        return config_error(at + "an id must be at most 256 printable ASCII characters without spaces");
+    }
+    for (const std::string* secret : {&b.token, &b.api_key, &b.secret}) {
+      if (!std::all_of(secret->begin(), secret->end(), [](char ch) { return ch >= ' ' && ch < 127; }))
+        return config_error(at + "a credential must be printable ASCII (the value is not shown)");
+    }
+    if (b.kind == "webhook") continue;
+    if (!b.api_base.empty()) {
+      const bool web = b.api_base.rfind("http://", 0) == 0 || b.api_base.rfind("https://", 0) == 0;
+      if (!web || b.api_base.size() > 300 || b.api_base.find_first_of(" \r\n?#") != std::string::npos)
+        return config_error(at + "api_base must be an http:// or https:// URL without query (got '" + b.api_base + "')");
+    }
+    if (b.poll_interval_ms != 0 && (b.poll_interval_ms < 50 || b.poll_interval_ms > 3'600'000))
+      return config_error(at + "poll_interval_ms must be 0 (the platform's default) or 50 to 3600000");
+    if (b.backoff_ms < 10 || b.backoff_ms > 600'000) return config_error(at + "backoff_ms must be 10 to 600000");
+    if (b.backoff_max_ms < b.backoff_ms || b.backoff_max_ms > 3'600'000)
+      return config_error(at + "backoff_max_ms must be from backoff_ms to 3600000");
+  }
+  if (bridges.size() > 32) return config_error("at most 32 bridges");
+  return Status::ok();
+}
+
 }  // namespace
+
+std::string bridge_env_name(const std::string& bridge_name, const std::string& what) {
+  std::string out = "SABLA_BRIDGE_";
+  for (char ch : bridge_name) {
+    if (ch >= 'a' && ch <= 'z') out += static_cast<char>(ch - 'a' + 'A');
+    else if (ch == '-' || ch == '.') out += '_';
+    else out += ch;
+  }
+  return out + "_" + what;
+}
 
 Result<RedisAddress> parse_redis_url(const std::string& url) {
   const std::string scheme = "redis://";
@@ -484,6 +690,16 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
          return Status::ok();
        }},
   };
+  // A bridge's credentials from the environment win over the file (a
+  // secret store or systemd's environment files keep them out of the TOML).
+  for (BridgeConfig& b : config.bridges) {
+    const std::pair<const char*, std::string*> credentials[] = {
+        {"TOKEN", &b.token}, {"API_KEY", &b.api_key}, {"SECRET", &b.secret}};
+    for (const auto& [what, field] : credentials) {
+      auto it = env.find(bridge_env_name(b.name, what));
+      if (it != env.end() && !trim(it->second).empty()) *field = std::string(trim(it->second));
+    }
+  }
   for (const auto& [name, value] : env) {
     // Other SABLA_* names may belong to scripts or later versions; ignoring
     // them keeps old binaries working in newer environments.
@@ -595,6 +811,7 @@ Status validate(const Config& c) {
   // Every name is compared with every new display name: a short list.
   if (c.protected_names.size() > 100) return config_error("protected_names holds at most 100 names");
   if (Status s = validate_cluster(c); !s) return s;
+  if (Status s = validate_bridges(c.bridges); !s) return s;
   // Keeps hours * 3'600'000 far from int64 overflow in expiry arithmetic.
   if (c.auth_session_hours > 24 * 366) {
     return config_error("auth_session_hours must be at most 8784 (one year)");

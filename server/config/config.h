@@ -10,6 +10,26 @@
 
 namespace sabla {
 
+// One [[bridges]] table: a platform whose comments come into the moderation
+// queue (server/bridges/, README "Bridges"). Credentials are never logged
+// nor echoed in an error.
+struct BridgeConfig {
+  std::string kind;           // youtube | x | facebook | telegram | webhook
+  std::string name;           // the `source` its comments carry; defaults to kind
+  std::string live_chat_id;   // youtube: the chat, or
+  std::string video_id;       // youtube: a live video whose activeLiveChatId is looked up
+  std::string query;          // x: a recent-search query (a hashtag, conversation_id:…)
+  std::string live_video_id;  // facebook: the live video's id
+  std::string chat_id;        // telegram: only this chat ("" = every chat the bot is in)
+  std::string api_key;        // youtube (or token); api_key_file, SABLA_BRIDGE_<NAME>_API_KEY
+  std::string token;          // bearer/page/bot token; token_file, SABLA_BRIDGE_<NAME>_TOKEN
+  std::string secret;         // webhook HMAC key; secret_file, SABLA_BRIDGE_<NAME>_SECRET
+  std::string api_base;       // the platform's API root ("" = its public one); tests point it at loopback
+  int poll_interval_ms = 0;   // between polls (0 = the kind's default; YouTube's own hint wins when longer)
+  int backoff_ms = 1000;      // first wait after a 5xx or network error, doubled up to backoff_max_ms
+  int backoff_max_ms = 60000;
+};
+
 struct Config {
   // [server]
   std::string bind = "0.0.0.0";      // SABLA_BIND
@@ -92,6 +112,9 @@ struct Config {
                                      // kept in DATA/cluster.secret and shared through Redis)
   bool clustered() const { return !cluster_redis.empty(); }
 
+  // [[bridges]] — platform comments into the queue (issue 14)
+  std::vector<BridgeConfig> bridges;
+
   std::string db_path() const { return data_dir + "/sabla.db"; }
 };
 
@@ -111,6 +134,10 @@ Status load_config_file(const std::string& path, Config& config);
 Status apply_environment(const std::map<std::string, std::string>& env, Config& config);
 // The process environment's SABLA_* variables.
 std::map<std::string, std::string> sabla_environment();
+// The environment variable that holds a bridge's credential: `what` is
+// TOKEN, API_KEY or SECRET; SABLA_BRIDGE_<NAME>_<WHAT>, the name upper-cased
+// with '-' and '.' as '_'.
+std::string bridge_env_name(const std::string& bridge_name, const std::string& what);
 // Checks ranges and combinations after all sources were applied (port
 // 0-65535, positive limits, known log level, TLS cert and key together).
 Status validate(const Config& config);

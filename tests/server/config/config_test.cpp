@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -417,5 +418,114 @@ SCENARIO("[video] SRT security keys, their environment and their checks", "[conf
   SECTION("a passphrase without an SRT source") {
     config.video_source = "testcard";
     CHECK_THAT(sabla::validate(config).message(), Catch::Contains("srt:// video source"));
+  }
+}
+
+SCENARIO("[[bridges]] tables: kinds, names, ids and credentials", "[config][bridges]") {
+  TempDir dir;
+  sabla::Config config;
+  const std::string token_file = dir.write("fb.token", "fb-page-token-from-file\n");
+  const std::string path = dir.write("bridges.toml", R"(
+[[bridges]]
+kind = "youtube"
+video_id = "dQw4w9WgXcQ"
+api_key = "yt-key-123"
+api_base = "http://127.0.0.1:9/youtube/v3"
+poll_interval_ms = 200
+
+[[bridges]]
+kind = "x"
+name = "x-hashtag"
+query = "#sabla -is:retweet"
+token = "x-bearer-abc"
+
+[[bridges]]
+kind = "facebook"
+live_video_id = "1234567890"
+token_file = "fb.token"
+
+[[bridges]]
+kind = "telegram"
+chat_id = -1001234567890
+
+[[bridges]]
+kind = "webhook"
+name = "sms"
+secret = "0123456789abcdef0123"
+)");
+  REQUIRE(sabla::load_config_file(path, config).is_ok());
+  REQUIRE(config.bridges.size() == 5);
+  const auto& yt = config.bridges[0];
+  CHECK(yt.name == "youtube");  // name defaults to kind
+  CHECK(yt.video_id == "dQw4w9WgXcQ");
+  CHECK(yt.api_key == "yt-key-123");
+  CHECK(yt.api_base == "http://127.0.0.1:9/youtube/v3");
+  CHECK(yt.poll_interval_ms == 200);
+  CHECK(config.bridges[1].name == "x-hashtag");
+  CHECK(config.bridges[1].query == "#sabla -is:retweet");
+  CHECK(config.bridges[2].token == "fb-page-token-from-file");  // read relative to the file, trimmed
+  CHECK(config.bridges[3].chat_id == "-1001234567890");
+  CHECK(config.bridges[3].token.empty());
+  CHECK(config.bridges[4].secret == "0123456789abcdef0123");
+
+  // The Telegram bot token comes from the environment only.
+  CHECK_THAT(sabla::validate(config).message(),
+             Catch::Contains("telegram") && Catch::Contains("SABLA_BRIDGE_TELEGRAM_TOKEN"));
+  REQUIRE(sabla::apply_environment({{"SABLA_BRIDGE_TELEGRAM_TOKEN", "123456:bot-token"},
+                                    {"SABLA_BRIDGE_X_HASHTAG_TOKEN", "x-bearer-from-env"}},
+                                   config)
+              .is_ok());
+  CHECK(config.bridges[3].token == "123456:bot-token");
+  CHECK(config.bridges[1].token == "x-bearer-from-env");  // the environment wins over the file
+  REQUIRE(sabla::validate(config).is_ok());
+
+  const auto invalid = [&](const std::function<void(sabla::Config&)>& change) {
+    sabla::Config c = config;
+    change(c);
+    const sabla::Status s = sabla::validate(c);
+    REQUIRE_FALSE(s.is_ok());
+    // No error ever shows a credential.
+    for (const char* secret : {"yt-key-123", "x-bearer-from-env", "fb-page-token-from-file", "123456:bot-token",
+                               "0123456789abcdef0123"})
+      CHECK_THAT(s.message(), !Catch::Contains(secret));
+    return s.message();
+  };
+  SECTION("missing ids and credentials") {
+    CHECK_THAT(invalid([](auto& c) { c.bridges[0].video_id.clear(); }), Catch::Contains("live_chat_id or video_id"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[0].live_chat_id = "both"; }), Catch::Contains("one of them"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[0].api_key.clear(); }), Catch::Contains("SABLA_BRIDGE_YOUTUBE_API_KEY"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[1].query.clear(); }), Catch::Contains("needs query"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[2].live_video_id.clear(); }), Catch::Contains("live_video_id"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[4].secret = "short"; }), Catch::Contains("at least 16"));
+  }
+  SECTION("duplicate and bad names") {
+    CHECK_THAT(invalid([](auto& c) { c.bridges[4].name = "youtube"; }), Catch::Contains("two bridges"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[4].name = "web"; }), Catch::Contains("not \"web\""));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[4].name = "SMS Gateway"; }), Catch::Contains("a-z"));
+  }
+  SECTION("an api_base that is not a URL, a poll interval out of range, an id with a space") {
+    CHECK_THAT(invalid([](auto& c) { c.bridges[0].api_base = "ftp://x"; }), Catch::Contains("api_base"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[0].poll_interval_ms = 5; }), Catch::Contains("poll_interval_ms"));
+    CHECK_THAT(invalid([](auto& c) { c.bridges[2].live_video_id = "12 34"; }), Catch::Contains("printable"));
+  }
+  SECTION("file mistakes") {
+    const auto load = [&](const std::string& text) {
+      sabla::Config c;
+      const sabla::Status s = sabla::load_config_file(dir.write("bad.toml", text), c);
+      REQUIRE_FALSE(s.is_ok());
+      CHECK(c.bridges.empty());
+      return s.message();
+    };
+    CHECK_THAT(load("[[bridges]]\nkind = \"tiktok\"\n"), Catch::Contains("unknown kind \"tiktok\"") &&
+                                                            Catch::Contains("youtube, x, facebook, telegram or webhook"));
+    CHECK_THAT(load("[[bridges]]\nname = \"yt\"\n"), Catch::Contains("kind must be given"));
+    CHECK_THAT(load("[[bridges]]\nkind = \"x\"\nlive_chat_id = \"abc\"\n"),
+               Catch::Contains("a bridge of kind x has no 'live_chat_id'") && Catch::Contains(":3"));
+    CHECK_THAT(load("[[bridges]]\nkind = \"x\"\nqeury = \"#a\"\n"), Catch::Contains("unknown key 'qeury'"));
+    CHECK_THAT(load("[bridges]\nkind = \"x\"\n"), Catch::Contains("[[bridges]]"));
+    CHECK_THAT(load("[[bridges]]\nkind = \"x\"\ntoken = \"secret-abc\"\ntoken_file = \"f\"\n"),
+               Catch::Contains("not both") && !Catch::Contains("secret-abc"));
+    CHECK_THAT(load("[[bridges]]\nkind = \"x\"\ntoken_file = \"missing.token\"\n"),
+               Catch::Contains("cannot read") && Catch::Contains("missing.token"));
   }
 }
