@@ -12,6 +12,7 @@
 #include "archive/decisions.h"
 #include "archive/export.h"
 #include "archive/queries.h"
+#include "bridges/bridges.h"
 #include "common/crypto.h"
 #include "net/net_internal.h"
 #include "protocol/messages.h"
@@ -158,6 +159,77 @@ void NetServer::public_api(HttpTxn* txn) {
   reply_from_reader(txn, [db, session] { return archive::public_decisions(db, session); });
 }
 
+// The bridges (issue 14). GET /api/v1/bridges: each bridge's state for the
+// studio. POST /api/v1/bridges/{name}: a webhook bridge's post, signed with
+// X-Sabla-Signature: sha256=<hex HMAC-SHA256 of the raw body>; it then goes
+// through Room::bridge_comment like the ingest API, with the bridge's name
+// as its source. A bad or missing signature stores nothing (401).
+void NetServer::bridges_api(lws* wsi, HttpTxn* txn, const std::optional<Actor>& actor) {
+  const std::string& path = txn->path;
+  if (path == "/api/v1/bridges") {
+    if (txn->method != "GET" && txn->method != "HEAD")
+      return respond_json(txn, 405, error_body("method_not_allowed", "use GET"));
+    if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in or send a bearer token"));
+    if (!actor->can_moderate() && actor->role != "archivist")
+      return respond_json(txn, 403, error_body("forbidden", "the bridges are shown to the studio's roles"));
+    json list = json::array();
+    if (bridges_) {
+      for (const bridges::BridgeState& b : bridges_->states()) {
+        list.push_back({{"name", b.name},
+                        {"kind", b.kind},
+                        {"state", b.state},
+                        {"poll_interval_ms", b.poll_interval_ms},
+                        {"comments_in", b.comments_in},
+                        {"duplicates", b.duplicates},
+                        {"refused", b.refused},
+                        {"requests", b.requests},
+                        {"failures", b.failures},
+                        {"last_error", b.last_error},
+                        {"last_ok_ms", b.last_ok_ms ? json(b.last_ok_ms) : json()}});
+      }
+    }
+    return respond_json(txn, 200, json{{"bridges", std::move(list)}});
+  }
+  const std::string name = path.substr(std::strlen("/api/v1/bridges/"));
+  const auto webhook = std::find_if(config_.bridges.begin(), config_.bridges.end(), [&](const BridgeConfig& b) {
+    return b.kind == "webhook" && b.name == name;
+  });
+  if (webhook == config_.bridges.end())
+    return respond_json(txn, 404, error_body("not_found", "no webhook bridge has that name"));
+  if (txn->method != "POST") return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
+  char signature[128] = {0};
+  constexpr const char* kHeader = "x-sabla-signature:";
+  const int length = lws_hdr_custom_length(wsi, kHeader, static_cast<int>(std::strlen(kHeader)));
+  if (length <= 0 || length >= static_cast<int>(sizeof(signature)) ||
+      lws_hdr_custom_copy(wsi, signature, sizeof(signature), kHeader, static_cast<int>(std::strlen(kHeader))) < 0 ||
+      !bridges::verify_signature(webhook->secret, txn->body, signature)) {
+    if (bridges_) bridges_->webhook_refused(name, "a post with a bad or missing X-Sabla-Signature was refused");
+    return respond_json(txn, 401, error_body("unauthorized", "X-Sabla-Signature must be sha256=<hex HMAC-SHA256 of the body>"));
+  }
+  auto body = json::parse(txn->body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    if (bridges_) bridges_->webhook_refused(name, "a post was not a JSON object");
+    return respond_json(txn, 400, error_body("invalid", "send {\"author\",\"text\",\"external_id\"}"));
+  }
+  // The source is the bridge's name, whatever the body says.
+  json comment{{"source", name}};
+  for (const char* key : {"author", "text", "external_id"})
+    if (auto it = body.find(key); it != body.end()) comment[key] = *it;
+  auto session = room_->current_session_id();
+  if (!session) return respond_json(txn, 409, error_body("no_session", "no session is live"));
+  const uint64_t txn_id = txn->id;
+  room_->bridge_comment(Actor{"bridge:" + name, "bridge"}, *session, comment, [this, txn_id, name](moderation::ApiReply r) {
+    if (bridges_) {
+      const bool duplicate = r.body.is_object() && r.body.value("duplicate", false);
+      std::string error;
+      if (r.status >= 300 && r.body.is_object() && r.body.contains("error") && r.body["error"].is_object())
+        error = r.body["error"].value("message", "");
+      bridges_->webhook_fed(name, bridges::feed_result(r.status, duplicate, error));
+    }
+    if (HttpTxn* t = find_txn(txn_id)) respond_json(t, r.status, r.body);
+  });
+}
+
 // "ok" (200), or "degraded" (503) when a cluster node cannot reach Redis: a
 // balancer's health check then takes it out of rotation.
 json NetServer::health_json(int* status) {
@@ -233,6 +305,7 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
     return archive_api(wsi, txn, *actor);
   }
   if (path.rfind("/api/v1/public/", 0) == 0) return public_api(txn);
+  if (path == "/api/v1/bridges" || path.rfind("/api/v1/bridges/", 0) == 0) return bridges_api(wsi, txn, actor);
   if (path.rfind("/api/v1/comments/", 0) == 0) {
     // POST /api/v1/comments/{id}/outcome: a producer records management's response.
     const std::string prefix = "/api/v1/comments/";

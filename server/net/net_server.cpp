@@ -117,6 +117,7 @@ Status NetServer::start(Backend backend) {
   room_ = backend.room;
   store_ = backend.store;
   broker_ = backend.broker;
+  bridges_ = backend.bridges;
   static_dir_ = config_.static_dir.empty() ? std::string(SABLA_DEFAULT_STATIC_DIR) : config_.static_dir;
   if (!std::filesystem::is_directory(static_dir_))
     return Status::error("config", "static directory not found: " + static_dir_);

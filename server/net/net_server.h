@@ -43,6 +43,10 @@ struct lws;
 struct lws_context;
 struct lws_vhost;
 
+namespace sabla::bridges {
+class Bridges;
+}
+
 namespace sabla::net {
 
 class NetServer final : public moderation::Outbound {
@@ -57,6 +61,7 @@ class NetServer final : public moderation::Outbound {
     moderation::Room* room = nullptr;
     store::Store* store = nullptr;
     BrokerHook* broker = nullptr;  // cluster mode: the link to the other nodes
+    bridges::Bridges* bridges = nullptr;  // main node: the platform bridges' states (issue 14)
   };
 
   NetServer(const Config& config, const Clock& clock);
@@ -128,6 +133,9 @@ class NetServer final : public moderation::Outbound {
   // its error mapped to 404/400/503/500) back on the net thread.
   void reply_from_reader(HttpTxn* txn, std::function<Result<nlohmann::json>()> query);
   void login(lws* wsi, HttpTxn* txn);
+  // GET /api/v1/bridges (the bridges' states) and POST /api/v1/bridges/{name}
+  // (a signed webhook post into the ingest path).
+  void bridges_api(lws* wsi, HttpTxn* txn, const std::optional<moderation::Actor>& actor);
 
   // metrics.cpp
   std::string metrics_text();
@@ -138,6 +146,7 @@ class NetServer final : public moderation::Outbound {
   moderation::Room* room_ = nullptr;  // null on an edge node
   store::Store* store_ = nullptr;     // null on an edge node
   BrokerHook* broker_ = nullptr;
+  bridges::Bridges* bridges_ = nullptr;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   int port_ = 0;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bridges/bridges.h"
 #include "cluster/edge_node.h"
 #include "cluster/main_link.h"
 #include "common/clock.h"
@@ -27,6 +28,7 @@ struct Server::Impl {
   std::unique_ptr<net::Broadcast> broadcast;
   std::unique_ptr<cluster::MainLink> main_link;  // cluster main node
   std::unique_ptr<cluster::EdgeNode> edge;       // cluster edge node (no store, no room)
+  std::unique_ptr<bridges::Bridges> bridges;     // [[bridges]]: platform comments in (issue 14)
   std::thread net_thread;
   std::string initial_password;
   bool stopped = false;
@@ -89,6 +91,29 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
     }
     backend.broker = impl->main_link.get();
   }
+  // Bridges: the bridge thread hands each comment to the net thread, where
+  // it takes the ingest API's path (Room::bridge_comment) into the live
+  // session; the answer goes back to the bridge thread through `done`.
+  impl->bridges = std::make_unique<bridges::Bridges>(
+      impl->config.bridges,
+      [raw](bridges::IncomingComment c, bridges::FeedDone done) {
+        raw->net->post([raw, c = std::move(c), done = std::move(done)] {
+          auto session = raw->room->current_session_id();
+          if (!session) return done(bridges::feed_result(409, false, "no session is live"));
+          nlohmann::json body{{"source", c.source}, {"author", c.author}, {"text", c.text}, {"external_id", c.external_id}};
+          raw->room->bridge_comment(moderation::Actor{"bridge:" + c.source, "bridge"}, *session, body,
+                                    [done](moderation::ApiReply r) {
+                                      const bool duplicate = r.body.is_object() && r.body.value("duplicate", false);
+                                      std::string error;
+                                      if (r.status >= 300 && r.body.is_object() && r.body.contains("error") &&
+                                          r.body["error"].is_object())
+                                        error = r.body["error"].value("message", "");
+                                      done(bridges::feed_result(r.status, duplicate, std::move(error)));
+                                    });
+        });
+      },
+      [raw] { return raw->clock->now_ms(); });
+  backend.bridges = impl->bridges.get();
   if (Status s = impl->net->start(backend); !s) {
     *error = s.message();
     return nullptr;
@@ -119,6 +144,7 @@ std::unique_ptr<Server> Server::start(const Config& config, std::string* error, 
   impl->net->run_posted();
   spdlog::info("serving on port {} (data: {})", impl->net->port(), config.data_dir);
   impl->net_thread = std::thread([raw] { raw->net->run(); });
+  if (Status s = impl->bridges->start(); !s) spdlog::error("bridges did not start: {}", s.message());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -145,6 +171,8 @@ std::unique_ptr<Server> Server::start_edge(std::unique_ptr<Impl> impl, std::stri
 }
 
 Server::~Server() {
+  // The bridge thread posts to the net thread: it stops first.
+  if (impl_->bridges) impl_->bridges->stop();
   stop();
   wait();
   // The Redis threads post to the net server: they stop before it goes.
@@ -159,6 +187,7 @@ Server::~Server() {
   impl_->broadcast.reset();
   impl_->main_link.reset();
   impl_->edge.reset();
+  impl_->bridges.reset();
   impl_->store.reset();
 }
 
