@@ -3,6 +3,7 @@
 #include <initializer_list>
 #include <sstream>
 
+#include "bridges/bridges.h"
 #include "net/net_internal.h"
 
 namespace sabla::net {
@@ -120,6 +121,44 @@ std::string NetServer::metrics_text() {
       {"sabla_http_requests_total", "counter", "HTTP requests.", double(http_requests_)},
   });
   if (room_) append_video_metrics(room_->video_status(), o, metric);
+  if (bridges_) {
+    // One series per bridge, labelled by its name (the comments' source:
+    // a-z, 0-9, '.', '-', '_', so no label escaping is needed) and kind.
+    const auto states = bridges_->states();
+    if (!states.empty()) {
+      metric("sabla_bridge_up", "gauge", "1 while a bridge polls its platform fine (or a webhook listens).");
+      for (const auto& b : states)
+        o << "sabla_bridge_up{bridge=\"" << b.name << "\",kind=\"" << b.kind << "\"} "
+          << (b.state == "connected" || b.state == "listening" ? 1 : 0) << '\n';
+      metric("sabla_bridge_state", "gauge",
+             "A bridge's state: starting, connected, backoff, error (not retried), ended or listening.");
+      for (const auto& b : states)
+        o << "sabla_bridge_state{bridge=\"" << b.name << "\",state=\"" << b.state << "\"} 1\n";
+      const struct {
+        const char* name;
+        const char* type;
+        const char* help;
+        double (*value)(const bridges::BridgeState&);
+      } series[] = {
+          {"sabla_bridge_comments_total", "counter", "New comments a bridge stored.",
+           [](const bridges::BridgeState& b) { return double(b.comments_in); }},
+          {"sabla_bridge_duplicates_total", "counter", "Comments a bridge fed again that were stored already.",
+           [](const bridges::BridgeState& b) { return double(b.duplicates); }},
+          {"sabla_bridge_refused_total", "counter", "Comments (or webhook posts) refused: empty, too long, bad signature.",
+           [](const bridges::BridgeState& b) { return double(b.refused); }},
+          {"sabla_bridge_requests_total", "counter", "Platform answers received.",
+           [](const bridges::BridgeState& b) { return double(b.requests); }},
+          {"sabla_bridge_failures_total", "counter", "Network errors, 429, 5xx, malformed or refused answers.",
+           [](const bridges::BridgeState& b) { return double(b.failures); }},
+          {"sabla_bridge_poll_interval_seconds", "gauge", "The current wait between a bridge's polls.",
+           [](const bridges::BridgeState& b) { return b.poll_interval_ms / 1000.0; }},
+      };
+      for (const auto& one : series) {
+        metric(one.name, one.type, one.help);
+        for (const auto& b : states) o << one.name << "{bridge=\"" << b.name << "\"} " << one.value(b) << '\n';
+      }
+    }
+  }
   std::string out = o.str();
   if (broker_) broker_->append_metrics(out);
   return out;

@@ -108,7 +108,8 @@ export class Harness {
   // server makes no first-start account, so include a producer.
   // `password` is the producer's (first-start or created).
   // `env` adds environment variables; video is off unless SABLA_VIDEO_SOURCE is given.
-  startServer(binary, { users = [], env: extraEnv = {} } = {}) {
+  // `args` are appended to `serve` (e.g. ['--config', file]).
+  startServer(binary, { users = [], env: extraEnv = {}, args = [] } = {}) {
     if (!binary) throw new Error('usage: node <script> path/to/sabla');
     if (!fs.existsSync(binary)) throw new Error(`no server binary at ${binary}`);
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `sabla-${this.tag}-`));
@@ -125,7 +126,7 @@ export class Harness {
     if (!env.SABLA_STATIC_DIR) env.SABLA_STATIC_DIR = STATIC_DIR;
     if (!env.SABLA_VIDEO_SOURCE) env.SABLA_VIDEO_SOURCE = 'off';
     Object.assign(env, extraEnv);
-    this.server = spawn(binary, ['serve', '--port', '0', '--bind', '127.0.0.1', '--data', this.dataDir], {
+    this.server = spawn(binary, ['serve', '--port', '0', '--bind', '127.0.0.1', '--data', this.dataDir, ...args], {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const server = this.server;

@@ -193,6 +193,13 @@ backoff_max_ms = 400
   CHECK(state["poll_interval_ms"] == 100);  // pollingIntervalMillis
   CHECK_THAT(state["last_error"].get<std::string>(), Catch::Contains("HTTP 503"));
   CHECK_THAT(node.output(), !Catch::Contains("yt-test-key-0001"));
+  const std::string metrics = http_get(node.port(), "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("sabla_bridge_up{bridge=\"youtube\",kind=\"youtube\"} 1\n") &&
+                          Catch::Contains("sabla_bridge_state{bridge=\"youtube\",state=\"connected\"} 1\n") &&
+                          Catch::Contains("sabla_bridge_comments_total{bridge=\"youtube\"} 4\n") &&
+                          Catch::Contains("sabla_bridge_duplicates_total{bridge=\"youtube\"} 1\n") &&
+                          Catch::Contains("sabla_bridge_failures_total{bridge=\"youtube\"} 4\n") &&
+                          Catch::Contains("sabla_bridge_poll_interval_seconds{bridge=\"youtube\"} 0.1\n"));
 }
 
 TEST_CASE("YouTube bridge: quota exceeded waits, it is not taken for expired credentials", "[bridges]") {
@@ -270,6 +277,10 @@ backoff_ms = 50
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   CHECK(x.count() == requests_at_error);
   CHECK_THAT(node.output(), !Catch::Contains("x-test-bearer-0001"));
+  const std::string metrics = http_get(node.port(), "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("sabla_bridge_up{bridge=\"x\",kind=\"x\"} 0\n") &&
+                          Catch::Contains("sabla_bridge_state{bridge=\"x\",state=\"error\"} 1\n") &&
+                          Catch::Contains("sabla_bridge_comments_total{bridge=\"x\"} 3\n"));
 }
 
 TEST_CASE("Facebook bridge: after cursors, an oversized answer, an expired token (Graph error 190)", "[bridges]") {
@@ -420,6 +431,9 @@ secret = ")" + secret + R"("
   CHECK(state["comments_in"] == 1);
   CHECK(state["duplicates"] == 1);
   CHECK(state["refused"] == 5);
+  const std::string metrics = http_get(node.port(), "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("sabla_bridge_up{bridge=\"sms\",kind=\"webhook\"} 1\n") &&
+                          Catch::Contains("sabla_bridge_refused_total{bridge=\"sms\"} 5\n"));
   // The state is for the studio's roles only.
   CHECK(http_get(node.port(), "/api/v1/bridges").status == 401);
 }
