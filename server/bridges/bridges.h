@@ -96,6 +96,25 @@ class Bridges {
   std::unique_ptr<Impl> impl_;
 };
 
+// For `sabla bridge` (bridges run apart from the main node): a Sink that
+// posts each comment to the main node's ingest API, POST {main_url}/api/v1/
+// sessions/{the current session}/comments with an API token, on a thread of
+// its own (a queue of 256; a full queue answers retry). The session is found
+// with GET /api/v1/sessions and looked up again after a 409.
+class RemoteSink {
+ public:
+  RemoteSink(std::string main_url, std::string token);
+  ~RemoteSink();  // stops; queued comments are answered retry
+  RemoteSink(const RemoteSink&) = delete;
+  RemoteSink& operator=(const RemoteSink&) = delete;
+  Sink sink();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 // The webhook's signature check: `header` is "sha256=<hex HMAC-SHA256 of
 // body under secret>" (X-Sabla-Signature); compared in constant time.
 bool verify_signature(std::string_view secret, std::string_view body, std::string_view header);

@@ -5,9 +5,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/pattern_formatter.h>
@@ -28,6 +31,7 @@
 #include "common/clock.h"
 #include "archive/export.h"
 #include "archive/queries.h"
+#include "bridges/bridges.h"
 #include "common/crypto.h"
 #include "common/status.h"
 #include "config/config.h"
@@ -48,6 +52,15 @@ struct ConfigOptions {
   std::string config_file;
   std::string data_dir;
   CLI::Option* data = nullptr;
+};
+
+// `sabla bridge [KIND...]`: the config's polling bridges, run apart from the
+// main node and posting to its ingest API with an API token.
+struct BridgeOptions {
+  ConfigOptions common;
+  std::vector<std::string> kinds;
+  std::string main_url;
+  std::string token_file;
 };
 
 struct ServeOptions {
@@ -698,6 +711,75 @@ void add_archive_commands(CLI::App& app, ArchiveCommands& cmds) {
   add_config_options(*cmds.prune_cmd, cmds.prune_options.common);
 }
 
+// ---- bridge ----
+
+int bridge(const BridgeOptions& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (int rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
+    std::cerr << "error: cannot block signals: " << std::generic_category().message(rc) << "\n";
+    return kFailure;
+  }
+  int exit_code = 0;
+  std::optional<Config> loaded = base_config(options.common, &exit_code);
+  if (!loaded) return exit_code;
+  Config config = std::move(*loaded);
+  if (Status s = validate(config); !s) return config_failure(s);
+  const std::string main_url = options.main_url.empty() ? config.cluster_main_url : options.main_url;
+  if (main_url.rfind("http://", 0) != 0 && main_url.rfind("https://", 0) != 0) {
+    std::cerr << "error: give the main node's URL: --main-url http(s)://HOST:PORT (or [cluster] main_url)\n";
+    return kUsageError;
+  }
+  // The token stays out of the command line (other users see it in ps).
+  std::string token;
+  if (!options.token_file.empty()) {
+    std::ifstream in(options.token_file, std::ios::binary);
+    std::getline(in, token);
+    if (!in && token.empty()) {
+      std::cerr << "error: cannot read " << options.token_file << "\n";
+      return kUsageError;
+    }
+  } else if (const char* env = std::getenv("SABLA_API_TOKEN")) {
+    token = env;
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) {
+    std::cerr << "error: give an API token (sabla token create …): SABLA_API_TOKEN or --token-file\n";
+    return kUsageError;
+  }
+  std::vector<BridgeConfig> chosen;
+  for (const BridgeConfig& b : config.bridges) {
+    if (!options.kinds.empty() && std::find(options.kinds.begin(), options.kinds.end(), b.kind) == options.kinds.end())
+      continue;
+    if (b.kind == "webhook") {
+      std::cerr << "note: webhook bridge " << b.name << " is served by the main node's `sabla serve`\n";
+      continue;
+    }
+    chosen.push_back(b);
+  }
+  if (chosen.empty()) {
+    std::cerr << "error: no polling bridge to run: add [[bridges]] of kind youtube, x, facebook or telegram\n";
+    return kUsageError;
+  }
+  setup_logging(config);
+  bridges::RemoteSink remote(main_url, token);
+  bridges::Bridges running(chosen, remote.sink(), [] { return SystemClock().now_ms(); });
+  if (Status s = running.start(); !s) {
+    std::cerr << "error: " << s.message() << "\n";
+    return kFailure;
+  }
+  std::cout << "bridging " << chosen.size() << " bridge(s) to " << main_url << std::endl;
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) != 0) {
+  }
+  running.stop();
+  for (const auto& st : running.states())
+    spdlog::info("bridge {}: {} stored, {} duplicates, {} refused", st.name, st.comments_in, st.duplicates, st.refused);
+  return 0;
+}
+
 int run_archive_command(const ArchiveCommands& cmds, bool* handled) {
   *handled = true;
   if (cmds.export_cmd->parsed()) return export_session(cmds.export_options);
@@ -759,6 +841,15 @@ int run(int argc, char** argv) {
   overlay_render_cmd->add_option("--height", render_options.height, "Height in pixels (default 1080)")
       ->check(CLI::Range(16, 4320));
 
+  BridgeOptions bridge_options;
+  CLI::App* bridge_cmd = app.add_subcommand(
+      "bridge", "Run the config's platform bridges apart, posting to a main node's ingest API (token: SABLA_API_TOKEN)");
+  bridge_cmd->add_option("kind", bridge_options.kinds, "Only bridges of these kinds (youtube, x, facebook, telegram)")
+      ->check(CLI::IsMember({"youtube", "x", "facebook", "telegram"}));
+  add_config_options(*bridge_cmd, bridge_options.common);
+  bridge_cmd->add_option("--main-url", bridge_options.main_url, "The main node's URL (default: [cluster] main_url)");
+  bridge_cmd->add_option("--token-file", bridge_options.token_file, "A file holding the API token");
+
   ArchiveCommands archive_commands;
   add_archive_commands(app, archive_commands);
 
@@ -773,6 +864,7 @@ int run(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(serve_options);
   if (user_add_cmd->parsed()) return user_add(user_options);
   if (token_create_cmd->parsed()) return token_create(token_options);
+  if (bridge_cmd->parsed()) return bridge(bridge_options);
   if (overlay_render_cmd->parsed()) return overlay_render(render_options);
   bool archive_handled = false;
   const int archive_rc = run_archive_command(archive_commands, &archive_handled);

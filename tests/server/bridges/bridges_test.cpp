@@ -9,7 +9,10 @@
 #include <catch2/catch.hpp>
 
 #include <openssl/hmac.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -436,4 +439,45 @@ secret = ")" + secret + R"("
                           Catch::Contains("sabla_bridge_refused_total{bridge=\"sms\"} 5\n"));
   // The state is for the studio's roles only.
   CHECK(http_get(node.port(), "/api/v1/bridges").status == 401);
+}
+
+TEST_CASE("sabla bridge: a Telegram bridge run apart posts to the main node's ingest API with an API token",
+          "[bridges]") {
+  std::atomic<int> bare_calls{0};
+  FixtureServer tg([&](const FixtureRequest& r) -> FixtureReply {
+    if (r.param("offset").empty() && bare_calls++ == 0) return {200, fixture("telegram_updates1.json"), {}};
+    return {200, R"({"ok":true,"result":[]})", {}};
+  });
+  Node main_node("");
+  TempDir dir("sabla-bridge-cli");
+  const std::string config = dir.file("bridge.toml");
+  std::ofstream(config) << "[[bridges]]\nkind = \"telegram\"\nname = \"tg-group\"\ntoken = \"123456:tg-test-token\"\n"
+                        << "chat_id = -1001234567890\napi_base = \"" << tg.base() << "\"\npoll_interval_ms = 100\n";
+  const std::string url = "http://127.0.0.1:" + std::to_string(main_node.port());
+  const std::string log = dir.file("bridge.log");
+  std::fflush(stdout);  // or the child would write the parent's buffered output again
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    setenv("SABLA_API_TOKEN", main_node.token.c_str(), 1);
+    FILE* out = freopen(log.c_str(), "w", stdout);
+    (void)out;
+    dup2(fileno(stdout), 2);
+    execl(SABLA_BINARY, SABLA_BINARY, "bridge", "telegram", "--config", config.c_str(), "--main-url", url.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const bool stored = eventually([&] { return count_source(main_node, "tg-group") == 2; });
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(log);
+  const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(output);
+  REQUIRE(stored);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT(output, Catch::Contains("bridging 1 bridge(s) to " + url) && Catch::Contains("2 stored"));
+  CHECK_THAT(output, !Catch::Contains(main_node.token) && !Catch::Contains("tg-test-token"));
+  CHECK(comments_of(main_node, "tg-group").at("-1001234567890:43").second == "Great answers so far 👍🏽");
 }
