@@ -165,6 +165,8 @@ std::unique_ptr<Server> Server::start_edge(std::unique_ptr<Impl> impl, std::stri
     return nullptr;
   }
   impl->net->run_posted();
+  if (!impl->config.bridges.empty())
+    spdlog::warn("[[bridges]] are not run on an edge node: run them on the main node (or `sabla bridge`)");
   spdlog::info("edge node serving on port {}", impl->net->port());
   impl->net_thread = std::thread([raw] { raw->net->run(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));

@@ -423,6 +423,14 @@ secret = ")" + secret + R"("
   CHECK(post(other, {{"X-Sabla-Signature", "sha256=zz"}}).status == 401);
   CHECK(post("{not json", {{"X-Sabla-Signature", signature(secret, "{not json")}}).status == 400);
   CHECK(post(other, {{"X-Sabla-Signature", signature(secret, other)}}, "nobody").status == 404);
+  // Oversized: refused before it is read (the HTTP front's 64 KiB), and a
+  // text longer than the queue takes is refused by the ingest path.
+  const std::string huge = json{{"text", std::string(70 * 1024, 'a')}, {"external_id", "sms-3"}}.dump();
+  CHECK(post(huge, {{"X-Sabla-Signature", signature(secret, huge)}}).status == 413);
+  const std::string long_text = json{{"text", std::string(600, 'b')}, {"external_id", "sms-4"}}.dump();
+  auto too_long = post(long_text, {{"X-Sabla-Signature", signature(secret, long_text)}});
+  CHECK(too_long.status == 400);
+  CHECK_THAT(too_long.body, Catch::Contains("too_long"));
 
   const auto stored = comments_of(node, "sms");
   REQUIRE(stored.size() == 1);
@@ -433,10 +441,10 @@ secret = ")" + secret + R"("
   CHECK(state["state"] == "listening");
   CHECK(state["comments_in"] == 1);
   CHECK(state["duplicates"] == 1);
-  CHECK(state["refused"] == 5);
+  CHECK(state["refused"] == 6);  // 4 signatures, the malformed body, the long text
   const std::string metrics = http_get(node.port(), "/metrics").body;
   CHECK_THAT(metrics, Catch::Contains("sabla_bridge_up{bridge=\"sms\",kind=\"webhook\"} 1\n") &&
-                          Catch::Contains("sabla_bridge_refused_total{bridge=\"sms\"} 5\n"));
+                          Catch::Contains("sabla_bridge_refused_total{bridge=\"sms\"} 6\n"));
   // The state is for the studio's roles only.
   CHECK(http_get(node.port(), "/api/v1/bridges").status == 401);
 }
