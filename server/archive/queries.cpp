@@ -154,6 +154,9 @@ Result<json> summaries_impl(const std::string& db_path) {
     s["hidden"] = r.hidden;
     s["pending"] = r.pending;
     s["aired"] = r.aired;
+    json sources = json::object();
+    for (const auto& [source, count] : r.by_source) sources[utf8(source)] = count;
+    s["sources"] = std::move(sources);
     json files = json::array();
     if (auto it = recordings.find(r.session.id); it != recordings.end()) {
       for (const fs::path& p : it->second) {

@@ -532,6 +532,20 @@ Result<std::vector<SessionSummary>> ArchiveReader::session_summaries(size_t max_
       if (!error) return error;
     }
     {
+      // Where the comments came from (the web page, each bridge): the
+      // archive counts by source beside its source filter.
+      Prepared st(db_, "SELECT session_id, source, count(*) FROM comments GROUP BY session_id, source");
+      if (!st.status()) return st.status();
+      Status error;
+      while (st.step(&error)) {
+        auto it = index.find(sqlite3_column_int64(st.get(), 0));
+        if (it != index.end())
+          out[it->second].by_source.emplace_back(column_text(st.get(), 1), sqlite3_column_int64(st.get(), 2));
+      }
+      st.reset();
+      if (!error) return error;
+    }
+    {
       Prepared st(db_,
                   "SELECT session_id, count(DISTINCT comment_id) FROM on_air_events "
                   "WHERE kind = 'aired' AND comment_id IS NOT NULL GROUP BY session_id");

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -139,6 +140,7 @@ struct SessionSummary {
   int64_t hidden = 0;
   int64_t pending = 0;
   int64_t aired = 0;                        // distinct comments with an 'aired' on-air event
+  std::vector<std::pair<std::string, int64_t>> by_source;  // stored comments per source ("web", a bridge's name)
 };
 
 // A comment as the archive page lists it.

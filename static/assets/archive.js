@@ -79,6 +79,7 @@ const STRINGS = {
     filter_status: 'الحالة',
     filter_all: 'الكل',
     filter_source: 'المصدر',
+    sources_fact: 'المصادر: {list}',
     filter_source_ph: 'web، youtube…',
     filter_author: 'الكاتب',
     search_submit: 'بحث',
@@ -195,6 +196,7 @@ const STRINGS = {
     filter_status: 'Status',
     filter_all: 'All',
     filter_source: 'Source',
+    sources_fact: 'Sources: {list}',
     filter_source_ph: 'web, youtube…',
     filter_author: 'Author',
     search_submit: 'Search',
@@ -603,6 +605,15 @@ function startArchivePage() {
     return el('div', { class: 'figure', dataset: { kind } }, el('dt', { text: tr(key) }), el('dd', { text: value }));
   }
 
+  // Comments per source (the web page, each bridge), largest first; nothing
+  // when every comment came from the web page.
+  function sourcesFact(sources) {
+    const entries = Object.entries(sources || {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+    if (entries.length === 0 || (entries.length === 1 && entries[0][0] === 'web')) return null;
+    const list = entries.map(([name, n]) => `${sourceLabel(name)} ${fmtNumber(n)}`).join(' · ');
+    return el('span', { class: 'sources-fact', dir: 'auto', text: tr('sources_fact', { list }) });
+  }
+
   function renderDetail() {
     const s = currentSession();
     if (!s) return;
@@ -614,10 +625,11 @@ function startArchivePage() {
     ui.subtitle.hidden = !ui.subtitle.textContent;
     ui.status.textContent = sessionStatusLabel(s.status);
     ui.status.className = `status-pill status-${s.status}`;
-    ui.facts.replaceChildren(
+    ui.facts.replaceChildren(...[
       el('span', { text: fmtDateTime(s.live_at_ms ?? s.created_at_ms) }),
       el('span', { text: s.retention_days === null || s.retention_days === undefined
-        ? tr('retention_forever') : tn('retention_days', s.retention_days) }));
+        ? tr('retention_forever') : tn('retention_days', s.retention_days) }),
+      sourcesFact(s.sources)].filter(Boolean));
     ui.figures.replaceChildren(
       figure('fig_received', fmtNumber(s.received || 0), 'received'),
       figure('fig_approved', fmtNumber(s.approved || 0), 'approved'),

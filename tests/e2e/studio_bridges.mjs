@@ -3,7 +3,8 @@
 // server with two bridges: a webhook ("sms") and an X bridge whose API root
 // is a closed loopback port (it can only fail). A signed webhook post lands
 // in the queue with its source; the panel shows each bridge's state, its
-// counts and the X bridge's last error, as text.
+// counts and the X bridge's last error, as text; the archive counts the
+// session's comments by source.
 //
 //   node tests/e2e/studio_bridges.mjs path/to/sabla
 //
@@ -58,7 +59,22 @@ backoff_max_ms = 500
   h.assert(!x.includes('e2e-bearer-token'), 'no credential in the panel');
   await studio.waitForFunction((text) => document.body.innerText.includes(text), TEXT);
   h.check('the webhook comment is in the queue');
-  await h.assertCleanPages({ studio });
+
+  // The archive counts the session's comments by source.
+  const sessionId = await studio.evaluate(async () => {
+    const body = await (await fetch('/api/v1/sessions', { credentials: 'same-origin' })).json();
+    return (body.sessions || []).find((s) => s.current).id;
+  });
+  const archive = await h.newPage('archive');
+  await archive.goto(`${base}/archive`);
+  await archive.fill('#login-name', 'producer');
+  await archive.fill('#login-password', password);
+  await archive.click('#login-submit');
+  await archive.click(`#sessions-body tr[data-id="${sessionId}"] .session-pick`);
+  await archive.waitForSelector(`#detail[data-id="${sessionId}"][data-state="ready"] .sources-fact`);
+  const sources = await archive.textContent('.sources-fact');
+  h.assert(sources.includes('sms 1'), `the archive counts comments by source (${sources})`);
+  await h.assertCleanPages({ studio, archive });
 }
 
 h.run(main, 'the studio shows each bridge and the webhook comment reaches the queue');

@@ -320,6 +320,7 @@ SCENARIO("session summaries count comments per status and aired comments", "[arc
   CHECK(s["hidden"] == 1);
   CHECK(s["pending"] == 1);
   CHECK(s["aired"] == 2);  // distinct: comment 0 aired twice
+  CHECK(s["sources"] == json{{"web", 6}, {"youtube", 1}});
   REQUIRE(s["recordings"].size() == 1);
   CHECK(s["recordings"][0]["name"] == "session-" + std::to_string(fx.session) + "-program.mkv");
   CHECK(s["recordings"][0]["bytes"] == 5);
@@ -327,6 +328,7 @@ SCENARIO("session summaries count comments per status and aired comments", "[arc
   const json& o = all["sessions"][1];
   CHECK(o["received"] == 1);
   CHECK(o["aired"] == 0);
+  CHECK(o["sources"] == json{{"web", 1}});
   CHECK(o["recordings"].empty());
 
   CHECK(archive::session_summaries((fx.dir.path / "missing.db").string()).status().code() == "not_found");
