@@ -237,6 +237,9 @@ Status read_secret_file(const std::string& config_file, const std::string& path,
                         const std::string& where) {
   std::filesystem::path p(path);
   if (p.is_relative()) p = std::filesystem::path(config_file).parent_path() / p;
+  // A FIFO or a device could block the start or never end.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(p, ec)) return config_error(where + ": " + p.string() + " is not a readable file");
   std::ifstream in(p, std::ios::binary);
   if (!in) return config_error(where + ": cannot read " + p.string());
   std::string content(4097, '\0');

@@ -526,6 +526,7 @@ secret = "0123456789abcdef0123"
     CHECK_THAT(load("[[bridges]]\nkind = \"x\"\ntoken = \"secret-abc\"\ntoken_file = \"f\"\n"),
                Catch::Contains("not both") && !Catch::Contains("secret-abc"));
     CHECK_THAT(load("[[bridges]]\nkind = \"x\"\ntoken_file = \"missing.token\"\n"),
-               Catch::Contains("cannot read") && Catch::Contains("missing.token"));
+               Catch::Contains("not a readable file") && Catch::Contains("missing.token"));
+    CHECK_THAT(load("[[bridges]]\nkind = \"x\"\ntoken_file = \"/dev/zero\"\n"), Catch::Contains("not a readable file"));
   }
 }
