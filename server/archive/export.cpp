@@ -631,7 +631,8 @@ struct NdjsonImpl final : Exporter::Impl {
 //    dropped, and \N \n \h reach ASS as breaks and hard spaces. So a
 //    U+2060 WORD JOINER (zero width, invisible) goes before the '>' of an
 //    arrow, before a digits-only line and after a backslash of \N \n \h,
-//    and a '<' that could open a tag (before a letter, '/' or '!') and every '{' become U+FF1C / U+FF5B
+//    and a '<' that could open a tag (before a letter, '/', '!', or a '<'
+//    or '{' that may itself turn fullwidth) and every '{' become U+FF1C / U+FF5B
 //    (fullwidth forms that read the same and that no reader parses; a
 //    zero-width mark inside a tag would not survive readers that strip
 //    anything between < and >). Other text, Arabic and punctuation (a < b,
@@ -675,7 +676,9 @@ void srt_line(std::string_view line, std::string* out) {
   for (size_t i = 0; i < line.size(); ++i) {
     const char ch = line[i];
     const char next = i + 1 < line.size() ? line[i + 1] : '\0';
-    if (ch == '<' && opens_tag(next)) {
+    // A '<' before another '<' or a '{' goes fullwidth too: the next one may
+    // become a fullwidth form (non-ASCII), which some reader takes for a tag.
+    if (ch == '<' && (opens_tag(next) || next == '<' || next == '{')) {
       out->append(kFullwidthLess);
     } else if (ch == '{') {
       out->append(kFullwidthBrace);

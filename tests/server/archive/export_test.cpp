@@ -699,6 +699,15 @@ SCENARIO("an aired comment cannot forge SRT cues or markup", "[archive][srt]") {
         "\uFF5B\\an8}top \uFF5By:i} a\uFF1Cb c>d <3 x\\\u2060Ny", "\uFF1Cfont color=red>r\uFF1C/font>"};
     CHECK(doc.cues[0].lines == expected);
   }
+  GIVEN("a '<' just before a tag or a '{' (the fuzzer's \"b&<</i>\")") {
+    TempDir dir;
+    const test::SrtDocument doc = test::parse_srt_strict(srt_of_one_airing(dir, "", "b&<</i> x<{y} a << b"));
+    THEN("the '<' before what turns fullwidth turns fullwidth too, and a '<' before a space stays") {
+      CHECK(doc.error == "");
+      REQUIRE(doc.cues.size() == 1);
+      CHECK(doc.cues[0].lines == std::vector<std::string>{"b&\uFF1C\uFF1C/i> x\uFF1C\uFF5By} a \uFF1C< b"});
+    }
+  }
   GIVEN("Arabic text with ordinary punctuation") {
     TempDir dir;
     const std::string text = "هل ستُنشر الميزانية؟ نعم، في ٢٠٢٦ (قريباً) - 50% > 40% & a < b!";
