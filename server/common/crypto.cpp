@@ -78,4 +78,43 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  ensure_init();
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> digest{};
+  crypto_auth_hmacsha256_final(&state, digest.data());
+  std::string hex(digest.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+  hex.pop_back();
+  return hex;
+}
+
+namespace {
+constexpr size_t kViewerMacHex = 32;  // 128 bits of the HMAC: not guessable, short in a URL or storage
+std::string viewer_mac(std::string_view secret, int64_t viewer_id) {
+  return hmac_sha256_hex(secret, "viewer:" + std::to_string(viewer_id)).substr(0, kViewerMacHex);
+}
+}  // namespace
+
+std::string signed_viewer_token(std::string_view secret, int64_t viewer_id) {
+  return "v1." + std::to_string(viewer_id) + "." + viewer_mac(secret, viewer_id);
+}
+
+std::optional<int64_t> verify_viewer_token(std::string_view secret, std::string_view token) {
+  if (secret.empty() || token.size() > 64 || token.substr(0, 3) != "v1.") return std::nullopt;
+  const std::string_view rest = token.substr(3);
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 18) return std::nullopt;
+  int64_t id = 0;
+  for (char ch : rest.substr(0, dot)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    id = id * 10 + (ch - '0');
+  }
+  if (id <= 0 || rest.substr(0, dot) != std::to_string(id)) return std::nullopt;  // one spelling per id
+  if (!constant_time_equal(rest.substr(dot + 1), viewer_mac(secret, id))) return std::nullopt;
+  return id;
+}
+
 }  // namespace sabla::crypto

@@ -3,6 +3,8 @@
 // cookies are 256-bit random values, stored as hex SHA-256 (they are not
 // guessable, so a fast hash is enough and allows lookup by hash).
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,5 +21,17 @@ std::string hash_password(std::string_view password);
 bool verify_password(std::string_view stored_hash, std::string_view password);
 // Constant-time comparison of equal-length strings (false on length mismatch).
 bool constant_time_equal(std::string_view a, std::string_view b);
+
+// Lower-case hex HMAC-SHA256 of `data` under `key`.
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
+// A viewer token any node can check without asking another (docs/cluster.md):
+// "v1.<id>.<first 32 hex of HMAC-SHA256(secret, "viewer:<id>")>". An edge
+// hands it out with an identity of its own numbering; the main node takes
+// the identity from it as it takes one from a token it issued itself.
+std::string signed_viewer_token(std::string_view secret, int64_t viewer_id);
+// The viewer id a signed token names, or nothing (malformed, forged, another
+// secret, or an empty secret).
+std::optional<int64_t> verify_viewer_token(std::string_view secret, std::string_view token);
 
 }  // namespace sabla::crypto

@@ -82,3 +82,36 @@ SCENARIO("secrets are compared in constant time", "[crypto]") {
   CHECK_FALSE(crypto::constant_time_equal("abc", "abcd"));
   CHECK_FALSE(crypto::constant_time_equal("", "a"));
 }
+
+SCENARIO("HMAC-SHA256 matches RFC 4231", "[crypto]") {
+  REQUIRE(crypto::init());
+  // RFC 4231, test cases 1 and 2.
+  CHECK(crypto::hmac_sha256_hex(std::string(20, '\x0b'), "Hi There") ==
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  CHECK(crypto::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+SCENARIO("a signed viewer token names its viewer on every node that knows the secret", "[crypto]") {
+  REQUIRE(crypto::init());
+  const std::string secret = "a shared cluster secret, 32+ chars";
+  const int64_t id = (int64_t{3} << 32) | 17;
+  const std::string token = crypto::signed_viewer_token(secret, id);
+  THEN("it verifies under the same secret and gives the id back") {
+    CHECK(token.rfind("v1." + std::to_string(id) + ".", 0) == 0);
+    CHECK(crypto::verify_viewer_token(secret, token) == id);
+  }
+  THEN("another secret, another id, a changed MAC or a malformed token verify as nothing") {
+    CHECK_FALSE(crypto::verify_viewer_token("another secret of the same kind!!", token));
+    CHECK_FALSE(crypto::verify_viewer_token("", token));
+    const std::string mac = token.substr(token.rfind('.') + 1);
+    CHECK_FALSE(crypto::verify_viewer_token(secret, "v1." + std::to_string(id + 1) + "." + mac));
+    std::string flipped = token;
+    flipped.back() = flipped.back() == '0' ? '1' : '0';
+    CHECK_FALSE(crypto::verify_viewer_token(secret, flipped));
+    for (std::string bad : {std::string(), std::string("v1."), std::string("v1..") + mac, "v2." + token.substr(3),
+                            "v1.0" + token.substr(3), "v1.-5." + mac, "v1.12x." + mac, token + "0",
+                            token.substr(0, token.size() - 1), "v1.99999999999999999999." + mac})
+      CHECK_FALSE(crypto::verify_viewer_token(secret, bad));
+  }
+}
