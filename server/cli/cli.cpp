@@ -801,8 +801,10 @@ int run(int argc, char** argv) {
   ServeOptions serve_options;
   CLI::App* serve_cmd = app.add_subcommand("serve", "Run the server until SIGINT or SIGTERM");
   add_config_options(*serve_cmd, serve_options.common);
-  serve_options.port_opt = serve_cmd->add_option("--port", serve_options.port, "Port (0 picks a free one)");
-  serve_options.bind_opt = serve_cmd->add_option("--bind", serve_options.bind, "Address to listen on");
+  // Given twice, the last one counts (a wrapper's defaults, then the operator's).
+  serve_options.port_opt =
+      serve_cmd->add_option("--port", serve_options.port, "Port (0 picks a free one)")->take_last();
+  serve_options.bind_opt = serve_cmd->add_option("--bind", serve_options.bind, "Address to listen on")->take_last();
   serve_options.static_opt = serve_cmd->add_option("--static", serve_options.static_dir, "Static files directory");
   serve_options.tls_cert_opt = serve_cmd->add_option("--tls-cert", serve_options.tls_cert, "TLS certificate (PEM)");
   serve_options.tls_key_opt = serve_cmd->add_option("--tls-key", serve_options.tls_key, "TLS private key (PEM)");

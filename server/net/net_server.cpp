@@ -4,7 +4,14 @@
 
 #include <libwebsockets.h>
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
@@ -20,6 +27,8 @@ namespace {
 int http_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len);
 template <int R>
 int ws_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len);
+int shared_listen_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len);
+constexpr const char* kSharedListenProtocol = "sabla-shared-listen";
 
 // Performance (bench/README.md, hold): lws allocates rx_buffer_size bytes per
 // connection when it opens. At 16 KiB for viewers every connection touched at
@@ -34,6 +43,8 @@ lws_protocols kProtocols[] = {
     {protocol::kViewerProtocol, ws_callback<kViewer>, sizeof(WsPss), kViewerRxBuffer, kViewer, nullptr, 64 * 1024},
     {protocol::kStudioProtocol, ws_callback<kStudio>, sizeof(WsPss), 16 * 1024, kStudio, nullptr, 64 * 1024},
     {protocol::kOverlayProtocol, ws_callback<kOverlay>, sizeof(WsPss), 4 * 1024, kOverlay, nullptr, 64 * 1024},
+    // --share-port: the SO_REUSEPORT listening socket, adopted as a raw descriptor.
+    {kSharedListenProtocol, shared_listen_callback, 0, 0, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0}};
 
 // Performance (bench/README.md, hold): no lws validity timers. lws 4.1 keeps
@@ -80,6 +91,74 @@ int ws_callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in
     spdlog::error("ws callback {}: unknown exception", static_cast<int>(reason));
   }
   return -1;
+}
+
+// --share-port (cluster: several edges on one port). lws 4.1's
+// LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE does not set SO_REUSEPORT on Linux, so
+// a second process on the port failed with EADDRINUSE. Sabla binds the
+// socket itself with SO_REUSEPORT (the kernel then spreads new connections
+// over every process listening), lws polls it as a raw descriptor, and each
+// accepted connection is handed to lws as if its own listener had taken it.
+Result<int> open_shared_listener(const std::string& bind, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  const bool any = bind.empty() || bind == "0.0.0.0" || bind == "::";
+  const std::string host = any ? "::" : bind;
+  const std::string service = std::to_string(port);
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0)
+    return Status::error("bind", "cannot resolve --bind " + bind + ": " + gai_strerror(rc));
+  std::string why = "no address";
+  int fd = -1;
+  for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    const int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->ai_family == AF_INET6 && any) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 || ::bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
+        ::listen(fd, 1024) != 0) {
+      why = std::strerror(errno);
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return Status::error("bind", "could not listen on " + host + ":" + service + " with SO_REUSEPORT: " + why);
+  return fd;
+}
+
+int listening_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+
+// Net thread: the shared listener is readable. Takes what is queued (a
+// bounded batch, so a connection flood cannot starve the loop) and hands each
+// to lws, which closes it itself if it cannot adopt it.
+int shared_listen_callback(lws* wsi, enum lws_callback_reasons reason, void*, void*, size_t) {
+  if (reason != LWS_CALLBACK_RAW_RX_FILE) return 0;
+  const int listener = lws_get_socket_fd(wsi);
+  lws_vhost* vhost = lws_get_vhost(wsi);
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        spdlog::warn("accept on the shared port: {}", std::strerror(errno));
+      break;
+    }
+    if (!lws_adopt_socket_vhost(vhost, fd)) spdlog::warn("lws could not adopt a connection from the shared port");
+  }
+  return 0;  // the listener stays open
 }
 
 }  // namespace
@@ -136,8 +215,15 @@ Status NetServer::start(Backend backend) {
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE * 0;
   if (config_.bind.find(':') == std::string::npos && !config_.bind.empty() && config_.bind != "0.0.0.0")
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-  // Several processes on one port: the kernel spreads connections over them.
-  if (config_.cluster_share_port) info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+  // Several processes on one port: the kernel spreads connections over them
+  // (open_shared_listener above says why lws does not listen itself then).
+  int shared_fd = -1;
+  if (config_.cluster_share_port) {
+    auto fd = open_shared_listener(config_.bind, config_.port);
+    if (!fd) return fd.status();
+    shared_fd = *fd;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+  }
   info.timeout_secs = 10;  // slow headers (slowloris) are dropped
   info.retry_and_idle_policy = &kIdlePolicy;
   info.ka_time = kKeepaliveIdleS;
@@ -155,9 +241,20 @@ Status NetServer::start(Backend backend) {
     info.ssl_private_key_filepath = config_.tls_key.c_str();
   }
   context_ = lws_create_context(&info);
-  if (!context_) return Status::error("bind", "could not start listening on " + config_.bind + ":" + std::to_string(config_.port) + " (port in use, or bad TLS files?)");
+  if (!context_) {
+    if (shared_fd >= 0) ::close(shared_fd);
+    return Status::error("bind", "could not start listening on " + config_.bind + ":" + std::to_string(config_.port) + " (port in use, or bad TLS files?)");
+  }
   vhost_ = lws_get_vhost_by_name(context_, "default");
-  port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.port;
+  if (shared_fd >= 0) {
+    port_ = listening_port(shared_fd);
+    lws_sock_file_fd_type u;
+    u.filefd = shared_fd;
+    if (!vhost_ || !lws_adopt_descriptor_vhost(vhost_, LWS_ADOPT_RAW_FILE_DESC, u, kSharedListenProtocol, nullptr))
+      return Status::error("bind", "lws could not watch the shared listening socket");
+  } else {
+    port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.port;
+  }
   if (port_ <= 0) return Status::error("bind", "could not find the listening port");
   schedule_tick();
   return Status::ok();
