@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/crypto.h"
 #include "protocol/messages.h"
 
 namespace sabla::cluster {
@@ -23,6 +24,7 @@ constexpr size_t kWriterCapacity = 20'000;
 constexpr size_t kAcceptBelow = 10'000;  // viewer frames wait (socket paused) beyond this many queued writes
 constexpr const char* kInboxMaxLen = "1000000";
 constexpr int64_t kHoldMs = 2000;  // a direct frame waits at most this long for the entries before it
+constexpr int64_t kMaxEdgeNumber = (int64_t{1} << 21) - 1;  // viewer ids number << 32 | k stay below 2^53
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -46,6 +48,15 @@ Status EdgeNode::start() {
       return Status::error("redis", "cannot reach Redis at " + config_.cluster_redis + ": " +
                                         (r ? reply_str(r.get()) : c.error()));
     number_ = r->integer;
+    if (number_ < 1 || number_ > kMaxEdgeNumber)
+      return Status::error("cluster", "Redis gave edge number " + std::to_string(number_) + " (" +
+                                          std::string(keys::kEdgeSeq) + "), above the " +
+                                          std::to_string(kMaxEdgeNumber) + " viewer ids allow; reset that key");
+    secret_ = config_.cluster_secret;
+    if (secret_.empty()) {
+      Reply got = c.command({"GET", keys::kSecret});
+      if (got && got->type == REDIS_REPLY_STRING) secret_ = reply_str(got.get());
+    }
   }
   if (config_.cluster_node.empty()) {
     char host[64] = {0};
@@ -57,6 +68,7 @@ Status EdgeNode::start() {
   writer_ = std::make_unique<RedisWriter>(address_, kWriterCapacity);
   writer_->start();
   tick();  // the first heartbeat, so the main counts this node at once
+  want_template();
   reader_ = std::thread([this] { reader_loop(); });
   spdlog::info("cluster: edge node {} (number {}) on Redis {}", node_, number_, config_.cluster_redis);
   return Status::ok();
@@ -82,8 +94,30 @@ bool EdgeNode::inbox(ConnId conn, const char* kind, const std::string& frame, bo
 void EdgeNode::viewer_connected(ConnId conn, const std::string& ip) {
   clients_[conn] = Client{true, ip, {}};
   viewers_++;
-  inbox(conn, "o", "", true);
+  if (!welcome_locally(conn)) inbox(conn, "o", "", true);  // the main welcomes it
 }
+
+bool EdgeNode::welcome_locally(ConnId conn) {
+  if (template_.size() < 2 || template_[0] != '{' || secret_.empty() || next_local_viewer_ >= (1ull << 32))
+    return false;
+  const int64_t id = (number_ << 32) | static_cast<int64_t>(next_local_viewer_);
+  std::string token = crypto::signed_viewer_token(secret_, id);
+  // The template is a JSON object without these keys: they go in front.
+  std::string frame = "{\"viewer\":" + std::to_string(id) + ",\"token\":\"" + token + "\",\"name\":\"\"," +
+                      template_.substr(1);
+  if (!net_.send_resync_from(conn, std::move(frame), template_ring_seq_)) {
+    template_.clear();  // the ring moved past it: wait for a newer one
+    want_template();
+    return false;
+  }
+  next_local_viewer_++;
+  clients_[conn].token = std::move(token);
+  inbox(conn, "n", "", true);
+  local_welcomes_++;
+  return true;
+}
+
+void EdgeNode::want_template() { inbox(0, "W", "", true); }
 
 Verdict EdgeNode::viewer_message(ConnId conn, std::string_view frame) {
   if (!clients_.count(conn)) return Verdict::handled;
@@ -124,10 +158,19 @@ void EdgeNode::tick() {
       protocol::dump(json{{"node", node_}, {"edge", number_}, {"viewers", viewers_}, {"overlays", overlays_}});
   const std::string key = keys::node(number_);
   const std::string number = std::to_string(number_);
-  writer_->push_job([this, beat, key, number](RedisConn& c) {
-    std::vector<Reply> r = c.pipeline({{"SET", key, beat, "EX", "5"}, {"SADD", keys::kNodes, number}, {"GET", keys::kMainAlive}});
-    if (r.size() != 3) return false;
+  const bool read_secret = config_.cluster_secret.empty();
+  net::NetServer* net = &net_;
+  writer_->push_job([this, beat, key, number, read_secret, net](RedisConn& c) {
+    std::vector<std::vector<std::string>> commands{
+        {"SET", key, beat, "EX", "5"}, {"SADD", keys::kNodes, number}, {"GET", keys::kMainAlive}};
+    // The main's secret, until [cluster] secret is set here: it may start after this edge.
+    if (read_secret) commands.push_back({"GET", keys::kSecret});
+    std::vector<Reply> r = c.pipeline(commands);
+    if (r.size() != commands.size()) return false;
     main_alive_.store(!reply_str(r[2].get()).empty());
+    if (read_secret && r[3]->type == REDIS_REPLY_STRING) {
+      net->post([this, secret = reply_str(r[3].get())] { secret_ = secret; });
+    }
     return true;
   });
 }
@@ -264,6 +307,11 @@ void EdgeNode::apply(const Out& o) {
     case 'F':
       net_.flush(Audience::viewers);
       break;
+    case 'w':
+      // The state as of this entry: what the ring gets from here on follows it.
+      template_ = o.frame;
+      template_ring_seq_ = net_.viewer_ring_end();
+      break;
     default:
       break;
   }
@@ -310,6 +358,8 @@ void EdgeNode::deliver(const Direct& d) {
 
 void EdgeNode::resync(const char* why) {
   resyncs_++;
+  template_.clear();  // it may miss what was lost; the main sends a new one
+  want_template();
   spdlog::info("cluster: resync of {} viewers and {} overlays ({})", viewers_, overlays_, why);
   for (const auto& [conn, c] : clients_) inbox(conn, c.viewer ? "r" : "O", "", true);
 }
@@ -338,6 +388,7 @@ void EdgeNode::append_metrics(std::string& out) const {
   line("sabla_cluster_gaps_total", "counter", gaps_);
   line("sabla_cluster_resyncs_total", "counter", resyncs_);
   line("sabla_cluster_forwarded_total", "counter", forwarded_);
+  line("sabla_cluster_local_welcomes_total", "counter", local_welcomes_);
   line("sabla_cluster_writer_queue", "gauge", writer_->queued());
   out += "sabla_cluster_viewers{node=\"" + node_ + "\"} " + std::to_string(viewers_) + "\n";
 }

@@ -11,6 +11,13 @@
 // (the main restarted), resyncs: it asks the main to welcome each of its
 // viewers again, with the token each got, so feeds are whole again.
 //
+// New viewers: the edge welcomes them itself, from the welcome template the
+// main pushes into sabla:out whenever it changes (checked every 100 ms),
+// with an id of its own numbering (number << 32 | k) and a token signed
+// with the cluster secret; what the ring got after the template follows the
+// welcome. The main learns of the viewer from an 'n' inbox entry, whenever
+// it reads it. Without a template or a secret yet, the main welcomes them.
+//
 // Threads: Inbound, BrokerHook and everything posted on the net thread;
 // reader_loop() on its own Redis thread; writes on the RedisWriter's thread.
 #pragma once
@@ -90,6 +97,9 @@ class EdgeNode final : public moderation::Inbound, public net::BrokerHook {
   void deliver_ready(bool all);
   void deliver(const Direct& d);
   void resync(const char* why);
+  // Welcomes a new viewer from the template; false when it cannot (net thread).
+  bool welcome_locally(moderation::ConnId conn);
+  void want_template();
   bool inbox(moderation::ConnId conn, const char* kind, const std::string& frame, bool force);
 
   const Config& config_;
@@ -109,6 +119,11 @@ class EdgeNode final : public moderation::Inbound, public net::BrokerHook {
   uint64_t overlays_ = 0;
   std::string epoch_;
   uint64_t seq_ = 0;
+  std::string secret_;          // signs the tokens of the viewers welcomed here
+  std::string template_;        // the main's welcome for a new viewer ("" = none usable)
+  uint64_t template_ring_seq_ = 0;  // the viewer ring's position when it arrived
+  uint64_t next_local_viewer_ = 1;
+  uint64_t local_welcomes_ = 0;
   std::deque<Direct> held_;  // direct frames waiting for the sabla:out entries before them
   int64_t last_beat_ms_ = 0;
   uint64_t received_ = 0;

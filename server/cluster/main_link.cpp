@@ -4,7 +4,14 @@
 #include <hiredis/hiredis.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -35,6 +42,43 @@ std::string default_node(const char* kind) {
   return std::string(kind) + "-" + host + "-" + std::to_string(getpid());
 }
 
+constexpr int64_t kTemplateCheckMs = 100;  // a new viewer on an edge sees at most this much replayed
+
+// The cluster secret: configured, or this main node's own, made once and
+// kept in DATA/cluster.secret (owner-only) so tokens outlive a restart.
+Result<std::string> load_secret(const Config& config) {
+  if (!config.cluster_secret.empty()) return config.cluster_secret;
+  const std::string path = config.data_dir + "/cluster.secret";
+  {
+    std::ifstream in(path);
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string s = ss.str();
+      while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+      if (s.size() >= 16) return s;
+      return Status::error("config", path + " holds no usable secret (16 characters at least); remove it to make a new one");
+    }
+  }
+  const std::string secret = crypto::random_secret(32);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::error("io", "cannot create " + path + ": " + std::strerror(errno));
+  const std::string line = secret + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Status::error("io", "cannot write " + path);
+  return secret;
+}
+
+// Raises the edge counter above every edge number in use, stored (ARGV[1],
+// from viewer ids in SQLite) or alive (sabla:nodes): after Redis restarts
+// empty, a new edge must not take a number whose viewer ids exist.
+constexpr const char* kRaiseEdgeSeq =
+    "local m = tonumber(ARGV[1]) "
+    "for _, n in ipairs(redis.call('SMEMBERS', KEYS[2])) do local v = tonumber(n) if v and v > m then m = v end end "
+    "if (tonumber(redis.call('GET', KEYS[1])) or 0) < m then redis.call('SET', KEYS[1], m) end "
+    "return m";
+
 }  // namespace
 
 MainLink::MainLink(const Config& config, net::NetServer& net, moderation::Room& room, store::Store& store)
@@ -48,9 +92,14 @@ Status MainLink::start() {
   auto address = parse_redis_url(config_.cluster_redis);
   if (!address) return address.status();
   address_ = *address;
+  auto secret = load_secret(config_);
+  if (!secret) return secret.status();
+  secret_ = *secret;
+  room_.set_token_secret(secret_);
   {
+    // Also the secret, now: edges started after this node welcome viewers at once.
     RedisConn probe(address_);
-    Reply r = probe.command({"PING"});
+    Reply r = probe.command({"SET", keys::kSecret, secret_});
     if (!r || reply_is_error(r.get()))
       return Status::error("redis", "cannot reach Redis at " + config_.cluster_redis + ": " +
                                         (r ? reply_str(r.get()) : probe.error()));
@@ -202,6 +251,14 @@ void MainLink::on_entries(std::vector<Entry> entries) {
   process();
 }
 
+void MainLink::push_template(bool force) {
+  std::string t = room_.welcome_template();
+  if (!force && t == template_) return;
+  template_ = std::move(t);
+  push_out("w", template_);
+  templates_++;
+}
+
 void MainLink::establish(ConnId conn, const Entry& e) {
   remote_viewers_[conn] = e.edge;
   room_.viewer_connected(conn, e.ip);
@@ -220,6 +277,16 @@ void MainLink::process() {
     switch (e.kind) {
       case 'o':
         if (!known) establish(conn, e);
+        break;
+      case 'n':
+        // Welcomed by the edge from the template, under a signed token.
+        if (!known) {
+          remote_viewers_[conn] = e.edge;
+          room_.viewer_joined(conn, e.ip, e.token);
+        }
+        break;
+      case 'W':
+        template_wanted_ = true;
         break;
       case 'r':
         if (!known) establish(conn, e);
@@ -277,6 +344,11 @@ void MainLink::process() {
 void MainLink::tick() {
   if (!in_.empty() || !to_ack_.empty()) process();
   const int64_t now = steady_ms();
+  if (template_wanted_ || now - last_template_ms_ >= kTemplateCheckMs) {
+    push_template(template_wanted_);
+    template_wanted_ = false;
+    last_template_ms_ = now;
+  }
   if (now - last_check_ms_ < 1000) return;
   last_check_ms_ = now;
   check_nodes();
@@ -286,9 +358,14 @@ void MainLink::check_nodes() {
   // One job on the writer thread: the main's heartbeat, then every edge's.
   net::NetServer* net = &net_;
   const std::string node = node_;
-  writer_->push_job([this, net, node](RedisConn& c) {
-    Reply hb = c.command({"SET", keys::kMainAlive, node, "EX", "5"});
-    if (!hb) return false;
+  const std::string secret = secret_;
+  const std::string stored_edges = std::to_string(room_.highest_edge_number());
+  writer_->push_job([this, net, node, secret, stored_edges](RedisConn& c) {
+    // Again every second: Redis may have restarted without its data.
+    std::vector<Reply> hb = c.pipeline({{"SET", keys::kMainAlive, node, "EX", "5"},
+                                        {"SET", keys::kSecret, secret},
+                                        {"EVAL", kRaiseEdgeSeq, "2", keys::kEdgeSeq, keys::kNodes, stored_edges}});
+    if (hb.size() != 3) return false;
     Reply members = c.command({"SMEMBERS", keys::kNodes});
     if (!members) return false;
     std::map<int64_t, json> seen;
@@ -379,6 +456,8 @@ void MainLink::append_metrics(std::string& out) const {
   out += "sabla_cluster_inbox_total " + std::to_string(inbox_) + "\n";
   out += "# TYPE sabla_cluster_inbox_acked_total counter\n";
   out += "sabla_cluster_inbox_acked_total " + std::to_string(acked_) + "\n";
+  out += "# TYPE sabla_cluster_welcome_templates_total counter\n";
+  out += "sabla_cluster_welcome_templates_total " + std::to_string(templates_) + "\n";
   out += "# TYPE sabla_cluster_writer_queue gauge\n";
   out += "sabla_cluster_writer_queue " + std::to_string(writer_->queued()) + "\n";
   out += "# HELP sabla_cluster_viewers Viewers by node (this main node and each edge); the total covers every node.\n";

@@ -51,7 +51,8 @@ class MainLink final : public net::BrokerHook {
  private:
   struct Entry {
     std::string id;
-    char kind = 0;  // o open, r resync, m message, x close (viewers); O, X (overlays)
+    char kind = 0;  // o open, n joined (welcomed by the edge), r resync, m message, x close (viewers);
+                    // O, X (overlays); W an edge wants the welcome template
     int64_t edge = 0;
     uint64_t local = 0;
     std::string ip;
@@ -65,7 +66,10 @@ class MainLink final : public net::BrokerHook {
   void forget_edge(int64_t edge);
   void push_out(const char* audience, const std::string& frame);
   void push_direct(moderation::ConnId conn, std::vector<std::string> fields);
-  void check_nodes();                 // net thread, every 2 s
+  void check_nodes();                 // net thread, every second
+  // Pushes the Room's welcome template into sabla:out when it changed (or
+  // an edge asked for it): edges welcome new viewers from it (net thread).
+  void push_template(bool force);
 
   const Config& config_;
   net::NetServer& net_;
@@ -74,6 +78,7 @@ class MainLink final : public net::BrokerHook {
   RedisAddress address_;
   std::string node_;
   std::string epoch_;
+  std::string secret_;  // signs viewer tokens on every node (docs/cluster.md)
   std::unique_ptr<RedisWriter> writer_;
   std::thread reader_;
   std::atomic<bool> stopping_{false};
@@ -88,6 +93,10 @@ class MainLink final : public net::BrokerHook {
   std::unordered_set<moderation::ConnId> remote_overlays_;
   std::map<int64_t, nlohmann::json> nodes_;  // edge -> its last heartbeat
   int64_t last_check_ms_ = 0;
+  int64_t last_template_ms_ = 0;
+  std::string template_;  // the welcome template last pushed
+  bool template_wanted_ = false;
+  uint64_t templates_ = 0;
   uint64_t published_ = 0;
   uint64_t direct_ = 0;
   uint64_t dropped_ = 0;

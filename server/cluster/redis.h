@@ -132,6 +132,7 @@ inline constexpr const char* kGroup = "main";
 inline constexpr const char* kEdgeSeq = "sabla:edge_seq";  // counter: edge numbers
 inline constexpr const char* kNodes = "sabla:nodes";      // set of live edge numbers
 inline constexpr const char* kMainAlive = "sabla:main";   // the main's heartbeat (EX)
+inline constexpr const char* kSecret = "sabla:secret";    // the token secret, for edges without [cluster] secret
 inline std::string direct(int64_t edge) { return "sabla:direct:" + std::to_string(edge); }
 inline std::string node(int64_t edge) { return "sabla:node:" + std::to_string(edge); }
 }  // namespace keys

@@ -15,6 +15,12 @@ namespace sabla::moderation {
 using ConnId = uint64_t;
 enum class Audience { viewers, studios, overlays };
 
+// Viewer ids: the main node numbers its own viewers 1, 2, ... below this; an
+// edge node (cluster) numbers the viewers it welcomes itself
+// edge_number << 32 | k, so ids never collide and stay exact in JavaScript
+// (edge numbers below 2^21).
+inline constexpr int64_t kEdgeViewerIdBase = int64_t{1} << 32;
+
 // Frames going down to the network.
 class Outbound {
  public:

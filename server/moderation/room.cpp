@@ -42,7 +42,8 @@ Status Room::load() {
     viewer.last_ip = v.last_ip;
     viewer.created_at_ms = v.created_at_ms;
     viewer.persisted = true;
-    next_viewer_id_ = std::max(next_viewer_id_, v.id + 1);
+    if (v.id < kEdgeViewerIdBase) next_viewer_id_ = std::max(next_viewer_id_, v.id + 1);
+    else highest_edge_number_ = std::max(highest_edge_number_, v.id >> 32);
     viewer_by_token_[v.token_hash] = v.id;
   }
   for (auto& b : st.ip_bans) ip_bans_[b.ip] = b.until_ms;

@@ -87,6 +87,19 @@ class Room final : public Inbound {
   void viewer_connected(ConnId conn, const std::string& ip) override;
   Verdict viewer_message(ConnId conn, std::string_view frame) override;
   void viewer_disconnected(ConnId conn) override;
+  // A viewer an edge node welcomed itself (cluster): the identity comes from
+  // the signed token it handed out, and no welcome is sent (the viewer has
+  // one). A token that does not verify gets a fresh identity and a welcome.
+  void viewer_joined(ConnId conn, const std::string& ip, const std::string& token);
+  // The secret that signs viewer tokens across nodes ("" outside a cluster):
+  // a token signed with it names its viewer here as well (docs/cluster.md).
+  void set_token_secret(std::string secret) { token_secret_ = std::move(secret); }
+  // The welcome a brand-new viewer gets, without "viewer", "token", "name"
+  // and "viewers", which an edge fills in itself.
+  std::string welcome_template() const;
+  // The highest edge number in a stored viewer id (ids from edges are
+  // number << 32 | k; protocol.h kEdgeViewerIdBase), 0 without any.
+  int64_t highest_edge_number() const { return highest_edge_number_; }
 
   // ---- Studios (sabla.studio.v1); the actor is already authenticated ----
   void studio_connected(ConnId conn, const Actor& actor) override;
@@ -239,6 +252,10 @@ class Room final : public Inbound {
   void persist_viewer(Viewer& v);
   void release_viewer(int64_t viewer_id);
   void send_welcome(ConnId conn, const Viewer& v, const std::string& token);
+  nlohmann::json welcome_json(const Viewer* v) const;
+  // Switches a connection to the identity a token names (one this node
+  // issued, or one signed with the cluster secret); false when it names none.
+  bool take_identity(ViewerConn& vc, const std::string& token);
   nlohmann::json snapshot_json(const Actor& actor) const;
   nlohmann::json feed_json() const;
   nlohmann::json viewer_settings_json() const;
@@ -278,7 +295,9 @@ class Room final : public Inbound {
 
   std::unordered_map<int64_t, Viewer> viewers_;
   std::unordered_map<std::string, int64_t> viewer_by_token_;
-  int64_t next_viewer_id_ = 1;
+  int64_t next_viewer_id_ = 1;  // ids below kEdgeViewerIdBase; edges number theirs above
+  int64_t highest_edge_number_ = 0;
+  std::string token_secret_;
   std::unordered_map<std::string, int64_t> ip_bans_;  // ip -> until ms
 
   std::map<int64_t, Comment> comments_;  // current session, by id

@@ -52,6 +52,49 @@ void Room::viewer_connected(ConnId conn, const std::string& ip) {
   send_welcome(conn, v, token);
 }
 
+void Room::viewer_joined(ConnId conn, const std::string& ip, const std::string& token) {
+  ViewerConn vc{0, ip};  // no identity yet: take_identity gives the token's
+  if (!crypto::verify_viewer_token(token_secret_, token) || !take_identity(vc, token)) {
+    spdlog::warn("a viewer joined on an edge with a token that does not verify: given an identity of its own");
+    viewer_connected(conn, ip);
+    return;
+  }
+  viewers_.at(vc.viewer_id).last_ip = ip;
+  viewer_conns_[conn] = std::move(vc);
+  metrics_.viewers_connected++;
+}
+
+bool Room::take_identity(ViewerConn& vc, const std::string& token) {
+  if (token.empty() || token.size() > 128) return false;
+  const std::string hash = crypto::sha256_hex(token);
+  int64_t id = 0;
+  if (auto found = viewer_by_token_.find(hash); found != viewer_by_token_.end()) {
+    id = found->second;
+  } else if (auto signed_id = crypto::verify_viewer_token(token_secret_, token)) {
+    id = *signed_id;
+    auto v = viewers_.find(id);
+    if (v == viewers_.end()) {
+      // An edge's viewer this node has not met (or forgot: it never wrote).
+      Viewer& fresh = new_viewer(id);
+      fresh.created_at_ms = clock_.now_ms();
+      fresh.token_hash = hash;
+      viewer_by_token_[hash] = id;
+    } else if (v->second.token_hash != hash) {
+      // Known under a token this node issued since: both name it.
+      viewer_by_token_[hash] = id;
+    }
+  } else {
+    return false;
+  }
+  if (id != vc.viewer_id) {
+    const int64_t old = vc.viewer_id;
+    vc.viewer_id = id;
+    viewers_.at(id).connections++;
+    release_viewer(old);
+  }
+  return true;
+}
+
 void Room::viewer_disconnected(ConnId conn) {
   auto it = viewer_conns_.find(conn);
   if (it == viewer_conns_.end()) return;
@@ -85,20 +128,30 @@ json Room::feed_json() const {
   return feed;
 }
 
-void Room::send_welcome(ConnId conn, const Viewer& v, const std::string& token) {
+// The welcome for `v`, or (null) the part every brand-new viewer shares.
+json Room::welcome_json(const Viewer* v) const {
   json j = {{"type", "welcome"},
-            {"viewer", v.id},
-            {"token", token},
-            {"name", v.name},
             {"session", protocol::session_json(current_session_row())},
             {"feed", feed_json()},
             {"overlay", overlay_message()},
-            {"polls", viewer_polls_json(v.id)},
-            {"outcomes", viewer_outcomes_json(v.id)},
+            {"polls", viewer_polls_json(v ? v->id : 0)},
+            {"outcomes", viewer_outcomes_json(v ? v->id : 0)},
             {"settings", viewer_settings_json()},
             {"stream", video_.status ? json{{"hls", "/hls/live.m3u8"}, {"live", source_live_}}
-                                     : json{{"hls", nullptr}, {"live", false}}},
-            {"viewers", metrics_.viewers_connected}};
+                                     : json{{"hls", nullptr}, {"live", false}}}};
+  if (v) {
+    j["viewer"] = v->id;
+    j["name"] = v->name;
+    j["viewers"] = metrics_.viewers_connected;
+  }
+  return j;
+}
+
+std::string Room::welcome_template() const { return dump(welcome_json(nullptr)); }
+
+void Room::send_welcome(ConnId conn, const Viewer& v, const std::string& token) {
+  json j = welcome_json(&v);
+  j["token"] = token;
   out_.send(conn, dump(j));
 }
 
@@ -154,18 +207,7 @@ Verdict Room::viewer_message(ConnId conn, std::string_view frame) {
 void Room::handle_hello(ConnId conn, ViewerConn& vc, const json& msg) {
   auto token = string_field(msg, "token");
   std::string presented;
-  if (token && !token->empty() && token->size() <= 128) {
-    auto found = viewer_by_token_.find(crypto::sha256_hex(*token));
-    if (found != viewer_by_token_.end() && found->second != vc.viewer_id) {
-      int64_t old = vc.viewer_id;
-      vc.viewer_id = found->second;
-      viewers_.at(vc.viewer_id).connections++;
-      release_viewer(old);
-      presented = *token;
-    } else if (found != viewer_by_token_.end()) {
-      presented = *token;
-    }
-  }
+  if (token && take_identity(vc, *token)) presented = *token;
   Viewer& v = viewers_.at(vc.viewer_id);
   v.last_ip = vc.ip;
   if (presented.empty()) {

@@ -87,6 +87,13 @@ class NetServer final : public moderation::Outbound {
   // edge node): sent like send(), and the connection skips what its ring
   // holds so far, which the frame already contains (net thread).
   void send_resync(moderation::ConnId conn, std::string frame);
+  // The same for a frame that holds the state as of viewer ring position
+  // `ring_seq` (a welcome an edge built from the main's template): what the
+  // ring holds from there on follows it. False (nothing sent) when the ring
+  // no longer holds that position (net thread).
+  bool send_resync_from(moderation::ConnId conn, std::string frame, uint64_t ring_seq);
+  // The viewer ring's next position: what is published from now on (net thread).
+  uint64_t viewer_ring_end() const;
 
   struct Conn;
   struct HttpTxn;

@@ -91,6 +91,17 @@ void NetServer::send_resync(ConnId id, std::string frame) {
   send(id, std::move(frame));
 }
 
+bool NetServer::send_resync_from(ConnId id, std::string frame, uint64_t ring_seq) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second->role != kViewer) return false;
+  if (ring_seq < viewer_ring_->begin() || ring_seq > viewer_ring_->end()) return false;
+  it->second->ring_seq = ring_seq;
+  send(id, std::move(frame));  // write_ws goes on with the ring after it
+  return true;
+}
+
+uint64_t NetServer::viewer_ring_end() const { return viewer_ring_->end(); }
+
 void NetServer::close(ConnId id, int code, std::string reason) {
   auto it = conns_.find(id);
   if (it == conns_.end()) {

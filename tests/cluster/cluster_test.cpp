@@ -300,6 +300,139 @@ SCENARIO("an edge is killed: its viewers come back on another edge with their id
   }
 }
 
+namespace {
+
+// The edge number a node printed at start ("... (number 3) on Redis ..."), 0 if none.
+int64_t edge_number_of(const ServerProcess& p) {
+  const std::string text = p.stdout_text() + p.stderr_text();
+  const auto at = text.find("(number ");
+  return at == std::string::npos ? 0 : std::stoll(text.substr(at + 8));
+}
+
+constexpr int64_t kEdgeIdBase = int64_t{1} << 32;  // ids an edge numbers itself: edge << 32 | k
+
+// Resumes a SIGSTOPped process however the scenario ends.
+struct Resume {
+  pid_t pid;
+  ~Resume() { ::kill(pid, SIGCONT); }
+};
+
+}  // namespace
+
+SCENARIO("an edge welcomes a new viewer itself, while the main node does not answer", "[cluster][faults]") {
+  SKIP_WITHOUT_REDIS();
+  Cluster cl;
+  cl.start(2);
+  const int main_port = cl.main->port();
+  auto mod = open_studio(main_port, login_cookie(main_port, "producer", cl.password));
+  json first_welcome;
+  int64_t approved = 0;
+  auto author = committed_viewer(cl.edges[1]->port(), "w-1", &first_welcome, &approved);
+  REQUIRE(mod->send_json({{"type", "approve"}, {"id", approved}, {"op", "a"}}));
+  REQUIRE(mod->recv_type("ok", 5000));
+  REQUIRE(author->recv_type("comment", 8000));
+  // The main pushes its welcome template within 100 ms of a change.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+
+  REQUIRE(::kill(cl.main->pid(), SIGSTOP) == 0);
+  Resume resume{cl.main->pid()};
+  const auto stopped_at = Clock::now();
+  json w;
+  auto v = viewer_on(cl.edges[0]->port(), &w);
+  WARN("welcome from the edge while the main is stopped: " << ms_since(stopped_at) << " ms");
+
+  // One run, no sections: each start of a cluster costs seconds of CI.
+  // The welcome is whole, with an id of the edge's numbering and a signed token.
+  CHECK(w["viewer"].get<int64_t>() >= kEdgeIdBase);
+  CHECK(w["viewer"].get<int64_t>() >> 32 == edge_number_of(*cl.edges[0]));
+  CHECK(w["token"].get<std::string>().rfind("v1.", 0) == 0);
+  REQUIRE(w["feed"].size() == 1);
+  CHECK(w["feed"][0]["id"] == approved);
+  for (const char* key : {"session", "overlay", "settings", "stream"}) CHECK(w[key] == first_welcome[key]);
+
+  // A comment before the main is back waits for it: the ack still means "in SQLite".
+  REQUIRE(v->send_json({{"type", "comment"}, {"client_id", "w-2"}, {"text", "من الحافة والرئيسية متوقفة"}}));
+  CHECK_FALSE(v->recv_type("ack", 600));
+  ::kill(cl.main->pid(), SIGCONT);
+  auto ack = v->recv_type("ack", 8000);
+  REQUIRE(ack);
+  // Stored under the id the edge gave.
+  CHECK(count_rows(cl.main->data_dir() + "/sabla.db",
+                   "SELECT viewer_id FROM comments WHERE id=" + std::to_string((*ack)["id"].get<int64_t>())) ==
+        w["viewer"].get<int64_t>());
+  // The token names that viewer on the other edge and on the main.
+  for (int port : {cl.edges[1]->port(), main_port}) {
+    auto again = viewer_on(port);
+    REQUIRE(again->send_json({{"type", "hello"}, {"token", w["token"]}}));
+    auto back = again->recv_until(
+        [&](const json& j) { return j.value("type", "") == "welcome" && j.value("token", "") == w["token"]; }, 8000);
+    REQUIRE(back);
+    CHECK((*back)["viewer"] == w["viewer"]);
+  }
+  // A token with a forged signature names nobody: it gets an identity of its own.
+  const std::string forged = "v1." + std::to_string(w["viewer"].get<int64_t>()) + "." + std::string(32, '0');
+  auto other = viewer_on(main_port);
+  REQUIRE(other->send_json({{"type", "hello"}, {"token", forged}}));
+  auto back = other->recv_type("welcome", 8000);
+  REQUIRE(back);
+  CHECK((*back)["viewer"] != w["viewer"]);
+  CHECK((*back)["token"] != forged);
+}
+
+SCENARIO("two edges share one port: the kernel spreads viewers over both, and when one dies the other takes all",
+         "[cluster][faults]") {
+  SKIP_WITHOUT_REDIS();
+  Cluster cl;
+  cl.start(0);
+  const std::string main_url = "http://127.0.0.1:" + std::to_string(cl.main->port());
+  std::string err;
+  ServerProcess a(std::vector<std::string>{"--edge", "--redis", cl.redis.url(), "--main-url", main_url, "--share-port"});
+  INFO(a.describe());
+  REQUIRE(a.start(&err));
+  ServerProcess b(std::vector<std::string>{"--edge", "--redis", cl.redis.url(), "--main-url", main_url, "--share-port",
+                                           "--port", std::to_string(a.port())});
+  INFO(err);
+  REQUIRE(b.start(&err));
+  REQUIRE(b.port() == a.port());
+  const int port = a.port();
+  const int64_t number_a = edge_number_of(a), number_b = edge_number_of(b);
+  REQUIRE(number_a > 0);
+  REQUIRE(number_b > 0);
+
+  // Each edge welcomes from the main's template once it has one: the id then says which edge answered.
+  auto edge_of_viewer = [](const json& w) { return w["viewer"].get<int64_t>() >> 32; };
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  std::map<int64_t, int> per_edge;
+  std::vector<std::unique_ptr<WsClient>> viewers;
+  while (viewers.size() < 24 && Clock::now() < deadline) {
+    json w;
+    auto v = viewer_on(port, &w);
+    if (edge_of_viewer(w) == 0) {  // welcomed by the main: this edge has no template yet
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    per_edge[edge_of_viewer(w)]++;
+    viewers.push_back(std::move(v));
+  }
+  REQUIRE(viewers.size() == 24);
+  WARN("24 viewers on one port: " << per_edge[number_a] << " on one edge, " << per_edge[number_b] << " on the other");
+  CHECK(per_edge[number_a] > 0);
+  CHECK(per_edge[number_b] > 0);
+  CHECK(per_edge[number_a] + per_edge[number_b] == 24);
+
+  WHEN("one edge is killed") {
+    a.kill9();
+    THEN("every new viewer on the port lands on the other") {
+      for (int i = 0; i < 10; ++i) {
+        json w;
+        auto v = viewer_on(port, &w);
+        const int64_t edge = edge_of_viewer(w);
+        CHECK((edge == number_b || edge == 0));  // 0: the main welcomed it for the edge
+      }
+    }
+  }
+}
+
 SCENARIO("the main node is killed mid-ingest: edges keep their viewers, every comment is acked once it is back",
          "[cluster][faults]") {
   SKIP_WITHOUT_REDIS();
