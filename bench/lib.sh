@@ -54,11 +54,13 @@ wait_for_port() {
   bench_die "no 'listening on' line from the server within 30 s"
 }
 
-# start_sabla SABLA_BINARY DATA_DIR: the per-viewer limits and the per-address
-# connection cap lifted (the load generator is one address), video off unless
-# SABLA_VIDEO_SOURCE says otherwise, review on (the default).
+# start_sabla SABLA_BINARY DATA_DIR [SERVE_ARGS...]: the per-viewer limits and
+# the per-address connection cap lifted (the load generator is one address),
+# video off unless SABLA_VIDEO_SOURCE says otherwise, review on (the default).
+# SERVE_ARGS go to `sabla serve` (e.g. --redis URL for a cluster's main node).
 start_sabla() {
   local sabla=$1 data=$2 out
+  shift 2
   [[ -x $sabla ]] || bench_die "not an executable: $sabla (build the sabla target first)"
   out=$(SABLA_LOG_LEVEL=warn "$sabla" token create bench --role producer --data "$data" 2>"$data/token.err") ||
     { cat "$data/token.err" >&2; bench_die "sabla token create failed"; }
@@ -66,10 +68,49 @@ start_sabla() {
   [[ -n $TOKEN ]] || bench_die "no token from sabla token create"
   SABLA_COMMENTS_PER_SECOND=1000000 SABLA_COMMENT_BURST=1000000 SABLA_MAX_CONNECTIONS_PER_IP=100000 \
     SABLA_LOG_LEVEL=warn SABLA_VIDEO_SOURCE="${SABLA_VIDEO_SOURCE:-off}" \
-    "$sabla" serve --port 0 --bind 127.0.0.1 --data "$data" >"$data/server.out" 2>"$data/server.err" &
+    "$sabla" serve --port 0 --bind 127.0.0.1 --data "$data" "$@" >"$data/server.out" 2>"$data/server.err" &
   SERVER_PID=$!
   BENCH_PIDS+=("$SERVER_PID")
   wait_for_port "$data"
+}
+
+# start_edge SABLA_BINARY DATA_DIR REDIS_URL MAIN_URL: a cluster edge node
+# (no store, so no token), with the same limits lifted. Sets EDGE_PID and
+# EDGE_PORT; SERVER_PID and PORT stay the main node's.
+start_edge() {
+  local sabla=$1 data=$2 main_pid=$SERVER_PID main_port=$PORT
+  SABLA_MAX_CONNECTIONS_PER_IP=100000 SABLA_LOG_LEVEL=warn \
+    "$sabla" serve --edge --redis "$3" --main-url "$4" --port 0 --bind 127.0.0.1 --data "$data" \
+    >"$data/server.out" 2>"$data/server.err" &
+  SERVER_PID=$!
+  BENCH_PIDS+=("$SERVER_PID")
+  wait_for_port "$data"
+  EDGE_PID=$SERVER_PID EDGE_PORT=$PORT
+  SERVER_PID=$main_pid PORT=$main_port
+}
+
+# start_redis: a throw-away redis-server on a free loopback port, no
+# persistence. Sets REDIS_PID and REDIS_URL.
+start_redis() {
+  command -v redis-server >/dev/null || bench_die "redis-server is not installed (scripts/setup installs it)"
+  local port
+  for _ in $(seq 20); do
+    port=$((20000 + RANDOM % 40000))
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning >/dev/null 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 50); do
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then
+        BENCH_PIDS+=("$REDIS_PID")
+        REDIS_URL=redis://127.0.0.1:$port
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+  done
+  bench_die "could not start redis-server on a free port"
 }
 
 # install_peer: the Node.js peer's npm packages (ws, better-sqlite3, built

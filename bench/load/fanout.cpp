@@ -228,6 +228,29 @@ class Fanout final : public ViewerHandler {
       out["cpu_vs_floor"] = round_to(options_.floor_us > 0 ? cpu_us / options_.floor_us : 0, 2);
       out["server_rss_kib"] = cpu1->rss_kib;
     }
+    if (!options_.node_pids.empty()) {
+      // A cluster: the CPU of every process (main, edges, Redis) per delivery,
+      // beside each one's own, to compare with the single process.
+      json nodes = json::array();
+      double total_s = 0;
+      for (size_t i = 0; i < options_.node_pids.size(); ++i) {
+        const auto& a = nodes_before[i];
+        const auto& b = nodes_after[i];
+        const double s = a && b ? b->cpu_s - a->cpu_s : 0;
+        total_s += s;
+        nodes.push_back(json{{"pid", options_.node_pids[i]}, {"cpu_s", round_to(s, 3)}, {"rss_kib", b ? b->rss_kib : 0}});
+      }
+      out["nodes"] = nodes;
+      out["cluster_cpu_s"] = round_to(total_s, 2);
+      out["cluster_cpu_us_per_delivery"] =
+          round_to(deliveries_ > 0 ? total_s * 1e6 / static_cast<double>(deliveries_) : 0, 2);
+      cluster_cpu_s_ = total_s;
+    }
+    if (!deliveries_by_port_.empty()) {
+      json by_port = json::object();
+      for (const auto& [port, n] : deliveries_by_port_) by_port[std::to_string(port)] = n;
+      out["delivered_by_port"] = by_port;
+    }
     const bool ok = setup_error_.empty() && connected.failed == 0 && counters.unexpected_closes == 0 &&
                     approve_errors_ == 0 && approved_ok_ > 0 && lost == 0 && duplicates_ == 0;
     if (!setup_error_.empty()) out["error"] = setup_error_;
@@ -269,6 +292,10 @@ class Fanout final : public ViewerHandler {
                             num(viewer_frames_ > 0 ? (cpu1->cpu_s - cpu0->cpu_s) * 1e6 / viewer_frames_ : 0,
                                 "%.2f us") +
                             " per frame (" + std::to_string(viewer_frames_) + " frames)");
+    if (cluster_cpu_s_ >= 0)
+      row("cluster CPU", num(cluster_cpu_s_, "%.2f s") + " over " + std::to_string(options_.node_pids.size()) +
+                             " processes = " + num(deliveries_ > 0 ? cluster_cpu_s_ * 1e6 / deliveries_ : 0, "%.2f us") +
+                             " per delivery");
     if (counters.unexpected_closes) row("disconnects", std::to_string(counters.unexpected_closes));
     row("result", ok ? "ok" : "FAILED");
     return ok ? kExitOk : kExitFailed;
@@ -329,6 +356,7 @@ class Fanout final : public ViewerHandler {
     seen = 1;
     ++receipts_[index];
     ++deliveries_;
+    if (!options_.common.viewer_ports.empty()) ++deliveries_by_port_[loop_->conns()[viewer]->port];
     last_receipt_ = now;
     if (approve_written_[index]) latency_.add(now - approve_at_[index]);
   }
@@ -415,6 +443,14 @@ class Fanout final : public ViewerHandler {
   std::vector<uint32_t> receipts_;  // per comment index
   std::vector<char> seen_;          // viewer x comment index
   uint64_t deliveries_ = 0;
+  std::map<int, uint64_t> deliveries_by_port_;  // with --viewer-ports
+  double cluster_cpu_s_ = -1;                   // with --node-pids
+
+ public:
+  // --node-pids: each process's CPU over the measured phase, before and after.
+  std::vector<std::optional<ProcSample>> nodes_before, nodes_after;
+
+ private:
   uint64_t duplicates_ = 0;
   uint64_t unknown_comments_ = 0;
   TimePoint last_receipt_{};
@@ -466,6 +502,7 @@ int run_fanout(const FanoutOptions& options) {
   // Let the `pending` pushes to the studio settle before measuring.
   loop.run_until([] { return false; }, SteadyClock::now() + std::chrono::milliseconds(500));
   const auto cpu0 = sample_process(options.server_pid);
+  for (int pid : options.node_pids) fanout.nodes_before.push_back(sample_process(pid));
   const TimePoint start = SteadyClock::now();
   if (fanout.setup_error().empty()) {
     fanout.start_approving(start);
@@ -475,6 +512,7 @@ int run_fanout(const FanoutOptions& options) {
   }
   const TimePoint end = SteadyClock::now();
   const auto cpu1 = sample_process(options.server_pid);
+  for (int pid : options.node_pids) fanout.nodes_after.push_back(sample_process(pid));
 
   const int rc = fanout.report(connected, loop.counters(), cpu0, cpu1, end);
   loop.close_all();

@@ -132,7 +132,7 @@ void Loop::start_connect(Conn& conn) {
   std::memset(&info, 0, sizeof(info));
   info.context = context_;
   info.address = target_.host.c_str();
-  info.port = target_.port;
+  info.port = conn.port ? conn.port : target_.port;
   info.path = target_.path.c_str();
   info.host = target_.host.c_str();
   info.origin = nullptr;  // viewers need no Origin; omitting it tests exactly that

@@ -40,6 +40,7 @@ struct Conn {
   };
 
   int index = 0;  // position in Loop::conns()
+  int port = 0;   // 0: the target's (a cluster run spreads viewers over the edges' ports)
   lws* wsi = nullptr;
   State state = State::pending;
   bool handshaking = false;  // counted in Loop's connecting_ until it opens or fails

@@ -82,6 +82,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 600.0));
   fanout_cmd->add_option("--floor-us", fanout.floor_us, "Floor of server CPU per delivered frame, for the ratio")
       ->capture_default_str();
+  fanout_cmd
+      ->add_option("--viewer-ports", fanout.common.viewer_ports,
+                   "Viewers connect to these ports in turn (a cluster's edges); the studio uses --port")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 65535));
+  fanout_cmd
+      ->add_option("--node-pids", fanout.node_pids,
+                   "A cluster's processes (main, edges, Redis): CPU of each, and of all per delivery")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);

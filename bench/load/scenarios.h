@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "loop.h"
 
@@ -17,6 +18,7 @@ struct CommonOptions {
   int connect_concurrency = 64;  // handshakes in flight at once
   double connect_timeout_s = 30;  // for all clients to be welcomed
   bool verbose = false;
+  std::vector<int> viewer_ports;  // viewers connect to these in turn (cluster edges); empty: the target's
 };
 
 struct IngestOptions {
@@ -42,6 +44,7 @@ struct FanoutOptions {
   int server_pid = 0;         // server CPU per delivery from /proc/<pid>/stat (optional)
   double drain_s = 5;         // wait for the last deliveries after approvals stop
   double floor_us = 10;       // the measured floor of server CPU per delivered frame
+  std::vector<int> node_pids;  // a cluster's processes (main, edges, Redis): CPU of each, and of all per delivery
 };
 
 // Exit codes shared by the scenarios.

@@ -34,6 +34,9 @@ ConnectResult connect_viewers(Loop& loop, ViewerHandler& handler, const CommonOp
   const int first = static_cast<int>(loop.conns().size());
   loop.open(options.clients, "sabla.viewer.v1", options.connect_concurrency);
   auto& conns = loop.conns();
+  if (!options.viewer_ports.empty())
+    for (int i = first; i < static_cast<int>(conns.size()); ++i)
+      conns[i]->port = options.viewer_ports[static_cast<size_t>(i - first) % options.viewer_ports.size()];
   auto settled = [&] {
     for (int i = first; i < static_cast<int>(conns.size()); ++i) {
       const Conn& c = *conns[i];
