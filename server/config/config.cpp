@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -151,6 +153,7 @@ std::map<std::string, TableHandlers, std::less<>> file_handlers(Config& c) {
         {"data_dir", string_into(c.data_dir)},
         {"static_dir", string_into(c.static_dir)},
         {"allowed_origins", string_list_into(c.allowed_origins)},
+        {"trusted_proxies", string_list_into(c.trusted_proxies)},
         {"tls_cert", string_into(c.tls_cert)},
         {"tls_key", string_into(c.tls_key)},
         {"metrics_public", bool_into(c.metrics_public)},
@@ -639,6 +642,11 @@ Status apply_environment(const std::map<std::string, std::string>& env, Config& 
          config.allowed_origins = split_list(value);
          return Status::ok();
        }},
+      {"SABLA_TRUSTED_PROXIES",
+       [&config](const std::string&, const std::string& value) {
+         config.trusted_proxies = split_list(value);
+         return Status::ok();
+       }},
       {"SABLA_PROTECTED_NAMES",
        [&config](const std::string&, const std::string& value) {
          config.protected_names = split_list(value);
@@ -745,6 +753,12 @@ Status validate(const Config& c) {
       return config_error("allowed_origins: '" + origin +
                           "' is not an origin like https://example.org (scheme and host, no path)");
     }
+  }
+  for (const std::string& proxy : c.trusted_proxies) {
+    in6_addr a6;
+    in_addr a4;
+    if (inet_pton(AF_INET, proxy.c_str(), &a4) != 1 && inet_pton(AF_INET6, proxy.c_str(), &a6) != 1)
+      return config_error("trusted_proxies: '" + proxy + "' is not an IP address like 127.0.0.1 or ::1");
   }
   static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_known = false;

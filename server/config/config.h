@@ -37,6 +37,10 @@ struct Config {
   std::string data_dir = "data";      // SABLA_DATA, --data: sabla.db lives here
   std::string static_dir;             // SABLA_STATIC_DIR; empty = built-in path
   std::vector<std::string> allowed_origins;  // SABLA_ALLOWED_ORIGINS (comma separated); empty = same origin only
+  // Balancers in front (e.g. nginx, docs/nginx/): for a connection from one
+  // of these addresses the client's address is read from X-Forwarded-For,
+  // so per-address limits and bans see viewers, not the balancer.
+  std::vector<std::string> trusted_proxies;  // SABLA_TRUSTED_PROXIES (comma separated IP literals)
   std::string tls_cert;               // --tls-cert, SABLA_TLS_CERT
   std::string tls_key;                // --tls-key, SABLA_TLS_KEY
   bool metrics_public = false;        // serve /metrics to non-loopback clients

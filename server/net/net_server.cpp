@@ -4,6 +4,7 @@
 
 #include <libwebsockets.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -161,6 +162,20 @@ int shared_listen_callback(lws* wsi, enum lws_callback_reasons reason, void*, vo
   return 0;  // the listener stays open
 }
 
+// An address in one spelling ("::ffff:1.2.3.4" as "1.2.3.4", IPv6 compressed),
+// or "" for anything that is not an IP literal.
+std::string canonical_ip(std::string_view text) {
+  std::string s(text);
+  if (s.rfind("::ffff:", 0) == 0 && s.find('.') != std::string::npos) s = s.substr(7);
+  char out[INET6_ADDRSTRLEN] = {0};
+  in_addr a4;
+  in6_addr a6;
+  if (inet_pton(AF_INET, s.c_str(), &a4) == 1) return inet_ntop(AF_INET, &a4, out, sizeof(out)) ? out : "";
+  if (inet_pton(AF_INET6, s.c_str(), &a6) == 1) return inet_ntop(AF_INET6, &a6, out, sizeof(out)) ? out : "";
+  return "";
+}
+
+
 }  // namespace
 
 struct NetServer::Timer {
@@ -178,6 +193,7 @@ NetServer::NetServer(const Config& config, const Clock& clock) : config_(config)
   tick_timer_ = std::make_unique<Timer>();
   std::memset(&tick_timer_->sul, 0, sizeof(tick_timer_->sul));
   tick_timer_->self = this;
+  for (const std::string& p : config.trusted_proxies) trusted_proxies_.insert(canonical_ip(p));
 }
 
 NetServer::~NetServer() {
@@ -345,11 +361,35 @@ void NetServer::schedule_tick() {
 
 void NetServer::wake_all(int role) { lws_callback_on_writable_all_protocol(context_, &kProtocols[role]); }
 
+
 std::string NetServer::peer_ip(lws* wsi) {
   char buf[64] = {0};
   lws_get_peer_simple(wsi, buf, sizeof(buf));
   std::string ip(buf);
   if (ip.rfind("::ffff:", 0) == 0) ip = ip.substr(7);
+  if (config_.trusted_proxies.empty()) return ip;
+  if (!trusted_proxies_.count(canonical_ip(ip))) return ip;
+  // From a balancer we trust: the client is the nearest address in
+  // X-Forwarded-For (read right to left, each proxy appends the one it saw)
+  // that is not one of ours. Anything unreadable stops the walk: what is left
+  // of it was written by someone we do not trust.
+  const int len = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+  if (len <= 0 || len > 4096) return ip;
+  std::string header(static_cast<size_t>(len) + 1, '\0');
+  if (lws_hdr_copy(wsi, header.data(), len + 1, WSI_TOKEN_X_FORWARDED_FOR) < 0) return ip;
+  header.resize(std::strlen(header.c_str()));
+  std::string_view rest(header);
+  while (!rest.empty()) {
+    const size_t comma = rest.rfind(',');
+    std::string_view item = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    const std::string hop = canonical_ip(item);
+    if (hop.empty()) break;
+    ip = hop;
+    if (!trusted_proxies_.count(hop)) break;
+  }
   return ip;
 }
 

@@ -108,6 +108,8 @@ class NetServer final : public moderation::Outbound {
   void on_tick();
   // Asks lws for a writable callback on every connection of a role.
   void wake_all(int role);
+  // The client's address: the peer's, or behind a trusted proxy the one
+  // X-Forwarded-For names ([server] trusted_proxies).
   std::string peer_ip(lws* wsi);
 
   // ws_connections.cpp
@@ -173,6 +175,7 @@ class NetServer final : public moderation::Outbound {
   std::unordered_map<moderation::ConnId, Conn*> conns_;
   std::unordered_set<moderation::ConnId> studio_conns_;  // few: studio broadcasts need not walk every viewer
   std::unordered_map<std::string, int> ws_per_ip_;
+  std::unordered_set<std::string> trusted_proxies_;  // [server] trusted_proxies, canonical
   std::unordered_map<lws*, moderation::Actor> upgrade_actor_;  // studio handshakes in progress
   std::deque<moderation::ConnId> parked_;  // connections paused until the store has room
 

@@ -47,6 +47,7 @@ port = 9090
 bind = "127.0.0.1"
 data_dir = "/var/lib/sabla"
 allowed_origins = ["https://example.org", "http://localhost:3000"]
+trusted_proxies = ["127.0.0.1", "::1"]
 metrics_public = true
 log_level = "debug"
 log_json = true
@@ -84,6 +85,7 @@ SCENARIO("a TOML file overrides the defaults", "[config]") {
     CHECK(config.data_dir == "/var/lib/sabla");
     CHECK(config.db_path() == "/var/lib/sabla/sabla.db");
     CHECK(config.allowed_origins == std::vector<std::string>{"https://example.org", "http://localhost:3000"});
+    CHECK(config.trusted_proxies == std::vector<std::string>{"127.0.0.1", "::1"});
     CHECK(config.metrics_public);
     CHECK(config.log_level == "debug");
     CHECK(config.log_json);
@@ -271,6 +273,14 @@ SCENARIO("validate rejects values out of range", "[config]") {
   SECTION("a negative port") {
     config.port = -1;
     CHECK_FALSE(sabla::validate(config).is_ok());
+  }
+  SECTION("a trusted proxy that is not an IP address") {
+    config.trusted_proxies = {"10.0.0.1", "nginx.local"};
+    const sabla::Status status = sabla::validate(config);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK_THAT(status.message(), Catch::Contains("trusted_proxies") && Catch::Contains("nginx.local"));
+    config.trusted_proxies = {"10.0.0.1", "fd00::5"};
+    CHECK(sabla::validate(config).is_ok());
   }
   SECTION("a limit that is not positive") {
     config.max_connections_per_ip = 0;

@@ -264,6 +264,37 @@ SCENARIO("limits and bad input on the socket", "[server]") {
   CHECK(bystander->recv_type("ack", 5000));
 }
 
+SCENARIO("behind a trusted proxy, X-Forwarded-For names the client for the per-address limits", "[server]") {
+  // 127.0.0.1 plays the balancer (nginx, docs/nginx/sabla-cluster.conf).
+  ServerProcess srv({}, {{"SABLA_MAX_CONNECTIONS_PER_IP", "2"}, {"SABLA_TRUSTED_PROXIES", "127.0.0.1,::1"}});
+  REQUIRE(srv.start());
+  const int port = srv.port();
+  auto through_proxy = [&](const std::string& forwarded_for) {
+    WsOptions o;
+    o.port = port;
+    o.subprotocol = "sabla.viewer.v1";
+    if (!forwarded_for.empty()) o.extra_headers.push_back({"X-Forwarded-For", forwarded_for});
+    return WsClient::try_connect(o);
+  };
+  std::vector<HandshakeResult> open;
+  // Two viewers each from two addresses: under the cap of 2 per address.
+  for (const char* client : {"203.0.113.7", "203.0.113.7", "198.51.100.2", "::ffff:198.51.100.2"})
+    open.push_back(through_proxy(client));
+  for (const auto& r : open) CHECK(r.status_code == 101);
+  // The nearest untrusted hop counts; what the client wrote before it does not.
+  CHECK(through_proxy("203.0.113.7").status_code == 429);
+  CHECK(through_proxy("1.2.3.4, 203.0.113.7").status_code == 429);
+  CHECK(through_proxy("203.0.113.7, 127.0.0.1").status_code == 429);  // a trusted hop is skipped
+  auto other = through_proxy("203.0.113.7, 192.0.2.9");
+  CHECK(other.status_code == 101);
+  // Without the header, or with garbage in it, the proxy's own address counts.
+  auto direct1 = through_proxy("");
+  auto direct2 = through_proxy("not an address");
+  CHECK(direct1.status_code == 101);
+  CHECK(direct2.status_code == 101);
+  CHECK(through_proxy("").status_code == 429);
+}
+
 SCENARIO("authentication, origins and headers", "[server]") {
   ServerProcess srv({}, {{"SABLA_MAX_CONNECTIONS_PER_IP", "6"}});
   REQUIRE(srv.start());
