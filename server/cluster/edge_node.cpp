@@ -183,6 +183,7 @@ void EdgeNode::reader_loop() {
   bool positioned = false;
   std::string out_id;            // last sabla:out entry read
   std::string direct_id = "0";   // this edge's stream is new with its number
+  std::string welcome_id = "0";  // the newest template, whenever it was made
   const std::string direct_key = keys::direct(number_);
   while (!stopping_.load()) {
     bool lost = false;
@@ -198,6 +199,17 @@ void EdgeNode::reader_loop() {
       const std::string newest = tail.empty() ? "0-0" : tail.front().id;
       if (out_id.empty()) {
         out_id = newest;  // start: what is published from now on
+        if (!tail.empty()) {
+          // ... and the main's place now, so a template made here is usable at once.
+          Out at{tail.front().get("e"), 0, 0, {}};
+          try {
+            at.seq = std::stoull(tail.front().get("s"));
+          } catch (...) {
+            at.epoch.clear();
+          }
+          if (!at.epoch.empty())
+            net_.post([this, at] { on_read({}, {}, {}, false, at); });
+        }
       } else if (stream_id_less(newest, out_id)) {
         // Redis came back without what it held (no persistence): what was
         // published meanwhile is gone. Keep reading after our position (new
@@ -212,8 +224,10 @@ void EdgeNode::reader_loop() {
     }
     std::vector<Out> outs;
     std::vector<Direct> directs;
+    std::vector<Template> templates;
     if (!lost) {
-      Reply r = conn.command({"XREAD", "COUNT", "1000", "BLOCK", "500", "STREAMS", keys::kOut, direct_key, out_id, direct_id});
+      Reply r = conn.command({"XREAD", "COUNT", "1000", "BLOCK", "500", "STREAMS", keys::kOut, direct_key,
+                              keys::kWelcome, out_id, direct_id, welcome_id});
       if (!r) {
         reader_connected_.store(false);
         positioned = false;
@@ -232,7 +246,10 @@ void EdgeNode::reader_loop() {
           seq = std::stoull(e.get("s"));
         } catch (...) {
         }
-        if (e.stream == keys::kOut) {
+        if (e.stream == keys::kWelcome) {
+          welcome_id = e.id;
+          templates.push_back(Template{e.get("e"), seq, e.get("f")});
+        } else if (e.stream == keys::kOut) {
           out_id = e.id;
           const std::string& a = e.get("a");
           outs.push_back(Out{e.get("e"), seq, a.empty() ? '?' : a[0], e.get("f")});
@@ -253,14 +270,19 @@ void EdgeNode::reader_loop() {
         }
       }
     }
-    if (outs.empty() && directs.empty() && !lost) continue;
-    net_.post([this, outs = std::move(outs), directs = std::move(directs), lost]() mutable {
-      on_read(std::move(outs), std::move(directs), lost);
-    });
+    if (outs.empty() && directs.empty() && templates.empty() && !lost) continue;
+    net_.post([this, outs = std::move(outs), directs = std::move(directs), templates = std::move(templates),
+               lost]() mutable { on_read(std::move(outs), std::move(directs), std::move(templates), lost, {}); });
   }
 }
 
-void EdgeNode::on_read(std::vector<Out> outs, std::vector<Direct> directs, bool lost) {
+void EdgeNode::on_read(std::vector<Out> outs, std::vector<Direct> directs, std::vector<Template> templates, bool lost,
+                       std::optional<Out> position) {
+  if (position && epoch_.empty()) {
+    epoch_ = position->epoch;
+    seq_ = position->seq;
+  }
+  if (!templates.empty()) held_template_ = std::move(templates.back());
   const int64_t now = steady_ms();
   for (auto& d : directs) {
     d.held_since_ms = now;
@@ -270,9 +292,11 @@ void EdgeNode::on_read(std::vector<Out> outs, std::vector<Direct> directs, bool 
   // s reached the ring and before s+1 (a welcome must not miss s+1).
   for (const Out& o : outs) {
     deliver_ready(false);
+    take_template();
     apply(o);
   }
   deliver_ready(false);
+  take_template();
   if (lost) resync("Redis lost its data");
 }
 
@@ -307,13 +331,21 @@ void EdgeNode::apply(const Out& o) {
     case 'F':
       net_.flush(Audience::viewers);
       break;
-    case 'w':
-      // The state as of this entry: what the ring gets from here on follows it.
-      template_ = o.frame;
-      template_ring_seq_ = net_.viewer_ring_end();
-      break;
     default:
       break;
+  }
+}
+
+void EdgeNode::take_template() {
+  if (!held_template_) return;
+  const Template& t = *held_template_;
+  if (t.epoch == epoch_ && t.seq == seq_) {
+    // The state as of here: what the ring gets from now on follows it.
+    template_ = t.frame;
+    template_ring_seq_ = net_.viewer_ring_end();
+    held_template_.reset();
+  } else if (t.epoch != epoch_ || t.seq < seq_) {
+    held_template_.reset();  // made elsewhere or passed: a newer one comes with the next change
   }
 }
 

@@ -12,7 +12,8 @@
 // viewers again, with the token each got, so feeds are whole again.
 //
 // New viewers: the edge welcomes them itself, from the welcome template the
-// main pushes into sabla:out whenever it changes (checked every 100 ms),
+// main pushes into sabla:welcome whenever it changes (checked every 100 ms),
+// taken at the place in sabla:out it was made at,
 // with an id of its own numbering (number << 32 | k) and a token signed
 // with the cluster secret; what the ring got after the template follows the
 // welcome. The main learns of the viewer from an 'n' inbox entry, whenever
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -86,13 +88,21 @@ class EdgeNode final : public moderation::Inbound, public net::BrokerHook {
     std::string frame;
     int64_t held_since_ms = 0;
   };
+  struct Template {
+    std::string epoch;
+    uint64_t seq = 0;  // the last sabla:out entry it includes
+    std::string frame;
+  };
   struct Client {
     bool viewer = true;
     std::string ip;
     std::string token;  // from the last welcome relayed to it
   };
   void reader_loop();  // Redis thread
-  void on_read(std::vector<Out> outs, std::vector<Direct> directs, bool lost);  // net thread
+  void on_read(std::vector<Out> outs, std::vector<Direct> directs, std::vector<Template> templates, bool lost,
+               std::optional<Out> position);  // net thread
+  // Takes the held template when this edge's place in sabla:out is the one it was made at.
+  void take_template();
   void apply(const Out& o);
   void deliver_ready(bool all);
   void deliver(const Direct& d);
@@ -120,6 +130,7 @@ class EdgeNode final : public moderation::Inbound, public net::BrokerHook {
   std::string epoch_;
   uint64_t seq_ = 0;
   std::string secret_;          // signs the tokens of the viewers welcomed here
+  std::optional<Template> held_template_;  // read, waiting for its place in sabla:out
   std::string template_;        // the main's welcome for a new viewer ("" = none usable)
   uint64_t template_ring_seq_ = 0;  // the viewer ring's position when it arrived
   uint64_t next_local_viewer_ = 1;

@@ -255,8 +255,12 @@ void MainLink::push_template(bool force) {
   std::string t = room_.welcome_template();
   if (!force && t == template_) return;
   template_ = std::move(t);
-  push_out("w", template_);
-  templates_++;
+  // Its own stream of one entry, not sabla:out: a template is kilobytes and
+  // may change several times a second, and sabla:out keeps 100,000 entries.
+  // "s" is the last sabla:out entry it includes; edges take it at that place.
+  if (writer_->push({"XADD", keys::kWelcome, "MAXLEN", "1", "*", "e", epoch_, "s", std::to_string(seq_), "f",
+                     template_}))
+    templates_++;
 }
 
 void MainLink::establish(ConnId conn, const Entry& e) {

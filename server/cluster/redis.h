@@ -133,6 +133,7 @@ inline constexpr const char* kEdgeSeq = "sabla:edge_seq";  // counter: edge numb
 inline constexpr const char* kNodes = "sabla:nodes";      // set of live edge numbers
 inline constexpr const char* kMainAlive = "sabla:main";   // the main's heartbeat (EX)
 inline constexpr const char* kSecret = "sabla:secret";    // the token secret, for edges without [cluster] secret
+inline constexpr const char* kWelcome = "sabla:welcome";  // stream of one entry: the newest welcome template
 inline std::string direct(int64_t edge) { return "sabla:direct:" + std::to_string(edge); }
 inline std::string node(int64_t edge) { return "sabla:node:" + std::to_string(edge); }
 }  // namespace keys
