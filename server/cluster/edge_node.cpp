@@ -344,9 +344,11 @@ void EdgeNode::take_template() {
     template_ = t.frame;
     template_ring_seq_ = net_.viewer_ring_end();
     held_template_.reset();
-  } else if (t.epoch != epoch_ || t.seq < seq_) {
-    held_template_.reset();  // made elsewhere or passed: a newer one comes with the next change
+  } else if (t.epoch == epoch_ && t.seq < seq_) {
+    held_template_.reset();  // passed: a newer one comes with the next change
   }
+  // Another epoch: a restarted main's, whose first entry comes next (or a
+  // dead one's, which the next template replaces): keep it.
 }
 
 void EdgeNode::deliver_ready(bool all) {
