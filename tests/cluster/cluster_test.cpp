@@ -133,6 +133,14 @@ SCENARIO("a viewer on an edge posts, the studio on the main approves, viewers on
     CHECK((*c)["comment"]["id"] == id);
     CHECK((*c)["comment"]["text"] == text);
   }
+  // Management's response reaches the author on the edge, and nobody else.
+  REQUIRE(mod->send_json({{"type", "outcome"}, {"id", id}, {"status", "studying"}, {"op", "o1"}}));
+  REQUIRE(mod->recv_until([](const json& j) { return j.value("op", "") == "o1"; }, 5000));
+  auto outcome = on_edge1->recv_type("outcome", 8000);
+  REQUIRE(outcome);
+  CHECK((*outcome)["id"] == id);
+  CHECK((*outcome)["outcome"]["status"] == "studying");
+  CHECK_FALSE(on_edge2->recv_type("outcome", 300));
 
   WHEN("the same client_id comes again through the other edge with the same token") {
     auto again = viewer_on(cl.edges[1]->port());
