@@ -144,6 +144,25 @@ Result<std::vector<DecisionRow>> decision_rows(sqlite3* db, int64_t session_id) 
   return out;
 }
 
+json decision_json(const DecisionRow& d) {
+  json history = json::array();
+  for (const auto& [status, at] : d.history) history.push_back(json{{"status", status}, {"at_ms", at}});
+  return json{{"id", d.comment_id},
+              {"text", d.text},
+              {"author", d.author},
+              {"dir", d.direction},
+              {"lang", d.lang},
+              {"askers", d.askers},
+              {"votes", d.votes},
+              {"status", d.status},
+              {"note_ar", d.note_ar},
+              {"note_en", d.note_en},
+              {"owner", d.owner},
+              {"due", d.due},
+              {"updated_at_ms", d.updated_at_ms},
+              {"history", std::move(history)}};
+}
+
 Result<json> public_sessions(const std::string& db_path) {
   return guarded([&]() -> Result<json> {
     auto reader = store::ArchiveReader::open(db_path);
@@ -190,24 +209,7 @@ Result<json> public_decisions(const std::string& db_path, int64_t session_id) {
     auto rows = decision_rows((*reader)->handle(), session_id);
     if (!rows) return rows.status();
     json decisions = json::array();
-    for (const auto& d : *rows) {
-      json history = json::array();
-      for (const auto& [status, at] : d.history) history.push_back(json{{"status", status}, {"at_ms", at}});
-      decisions.push_back(json{{"id", d.comment_id},
-                               {"text", d.text},
-                               {"author", d.author},
-                               {"dir", d.direction},
-                               {"lang", d.lang},
-                               {"askers", d.askers},
-                               {"votes", d.votes},
-                               {"status", d.status},
-                               {"note_ar", d.note_ar},
-                               {"note_en", d.note_en},
-                               {"owner", d.owner},
-                               {"due", d.due},
-                               {"updated_at_ms", d.updated_at_ms},
-                               {"history", std::move(history)}});
-    }
+    for (const auto& d : *rows) decisions.push_back(decision_json(d));
     return json{{"session", session_head(**session)}, {"decisions", std::move(decisions)}};
   });
 }

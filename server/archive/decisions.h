@@ -48,6 +48,9 @@ struct DecisionRow {
 // empty list for a database from before migration 5.
 Result<std::vector<DecisionRow>> decision_rows(sqlite3* db, int64_t session_id);
 
+// DECISION as above; the decision report (archive/queries.h) lists the same.
+nlohmann::json decision_json(const DecisionRow& d);
+
 Result<nlohmann::json> public_sessions(const std::string& db_path);
 Result<nlohmann::json> public_decisions(const std::string& db_path, int64_t session_id);
 

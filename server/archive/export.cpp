@@ -369,8 +369,7 @@ struct PollsImpl final : Exporter::Impl {
         cell(p.options[i].first);
         cell(p.options[i].second);
         cell(std::to_string(p.counts[i]));
-        // Whole percent of the ballots (a multiple-choice poll may pass 100 in sum).
-        cell(p.total > 0 ? std::to_string((p.counts[i] * 100 + p.total / 2) / p.total) : "0");
+        cell(std::to_string(store::poll_percent(p.counts[i], p.total)));
         cell(std::to_string(p.total));
         cell(text_of(j["opened_at"]));
         cell(text_of(j["opened_offset"]));

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "archive/decisions.h"
 #include "moderation/text.h"
 #include "store/archive_reader.h"
 
@@ -345,6 +346,43 @@ Result<json> top_impl(const std::string& db_path, int64_t session_id, int64_t li
   return json{{"comments", std::move(comments)}};
 }
 
+// Polls and answered questions are a handful of rows per session: each read
+// whole, no cursor (decision_rows caps its list; the time budget covers both).
+Result<json> outcomes_impl(const std::string& db_path, int64_t session_id) {
+  auto reader = open_reader(db_path, kQueryBudgetMs);
+  if (!reader) return reader.status();
+  auto session = find_session(**reader, session_id);
+  if (!session) return session.status();
+  auto polls = (*reader)->polls(session_id);
+  if (!polls) return polls.status();
+  auto decisions = decision_rows((*reader)->handle(), session_id);
+  if (!decisions) return decisions.status();
+  json polls_json = json::array();
+  for (const store::ArchivePoll& p : *polls) {
+    json options = json::array();
+    for (size_t i = 0; i < p.options.size(); ++i) {
+      const int64_t votes = i < p.counts.size() ? p.counts[i] : 0;
+      options.push_back({{"ar", utf8(p.options[i].first)},
+                         {"en", utf8(p.options[i].second)},
+                         {"votes", votes},
+                         {"percent", store::poll_percent(votes, p.total)}});
+    }
+    polls_json.push_back({{"id", p.row.id},
+                          {"question_ar", utf8(p.row.question_ar)},
+                          {"question_en", utf8(p.row.question_en)},
+                          {"status", utf8(p.row.status)},
+                          {"results", utf8(p.row.results)},
+                          {"multiple", p.row.multiple},
+                          {"options", std::move(options)},
+                          {"total", p.total},
+                          {"opened_at_ms", opt(p.row.opened_at_ms)},
+                          {"closed_at_ms", opt(p.row.closed_at_ms)}});
+  }
+  json decisions_json = json::array();
+  for (const DecisionRow& d : *decisions) decisions_json.push_back(decision_json(d));
+  return json{{"polls", std::move(polls_json)}, {"decisions", std::move(decisions_json)}};
+}
+
 template <class F>
 Result<json> guarded(F&& f) {
   try {
@@ -374,6 +412,10 @@ Result<json> timeline(const std::string& db_path, int64_t session_id, int64_t no
 
 Result<json> top_comments(const std::string& db_path, int64_t session_id, int64_t limit) {
   return guarded([&] { return top_impl(db_path, session_id, limit); });
+}
+
+Result<json> outcomes(const std::string& db_path, int64_t session_id) {
+  return guarded([&] { return outcomes_impl(db_path, session_id); });
 }
 
 std::vector<fs::path> recording_files(const std::string& db_path, int64_t session_id, size_t max_files) {

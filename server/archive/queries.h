@@ -5,6 +5,7 @@
 //   GET /api/v1/archive/sessions/{id}/comments?...   -> search_comments
 //   GET /api/v1/archive/sessions/{id}/timeline       -> timeline
 //   GET /api/v1/archive/sessions/{id}/top?limit=N    -> top_comments
+//   GET /api/v1/archive/sessions/{id}/outcomes       -> outcomes
 //
 // Each call opens its own read-only connection (store/archive_reader.h), so
 // it runs on any thread beside a server writing the same file, and each is
@@ -58,6 +59,13 @@
 // top_comments: {"comments":[COMMENT...]} approved comments only (not
 //   rejected, hidden or pending), by votes desc, then id; limit clamped to
 //   1..100.
+// outcomes: what the session decided, for the report and the archive page:
+//   {"polls":[{"id","question_ar","question_en","status","results",
+//     "multiple","options":[{"ar","en","votes","percent"}],"total",
+//     "opened_at_ms","closed_at_ms"}]      (every poll, drafts too, by id;
+//     total = ballots, percent = store::poll_percent, as the exports)
+//    "decisions":[DECISION...]}           (archive/decisions.h: approved
+//     comments with an outcome, by comment id)
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -82,6 +90,8 @@ Result<nlohmann::json> search_comments(const std::string& db_path, int64_t sessi
 Result<nlohmann::json> timeline(const std::string& db_path, int64_t session_id, int64_t now_ms);
 
 Result<nlohmann::json> top_comments(const std::string& db_path, int64_t session_id, int64_t limit);
+
+Result<nlohmann::json> outcomes(const std::string& db_path, int64_t session_id);
 
 // Recording files of a session: regular files named session-<id>-* directly
 // in <directory of db_path>/recordings, by name (empty when the folder does

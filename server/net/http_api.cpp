@@ -110,6 +110,7 @@ void NetServer::archive_api(lws* wsi, HttpTxn* txn, const Actor& actor) {
     limit = std::min(limit, archive::kTopMaxLimit);
     return reply([db, session, limit] { return archive::top_comments(db, session, limit); });
   }
+  if (what == "outcomes") return reply([db, session] { return archive::outcomes(db, session); });
   if (what == "comments") {
     int64_t limit = number("limit=", 100), offset = number("offset=", 0);
     if (limit < 1 || offset < 0) return respond_json(txn, 400, error_body("invalid", "limit and offset must be integers"));

@@ -69,6 +69,13 @@ struct ArchivePoll {
   int64_t total = 0;                                         // ballots
 };
 
+// An option's whole percent of the ballots, rounded half up (0 without
+// ballots). Of the ballots, not the votes: a multiple-choice poll may pass
+// 100 in sum. The exports and the report show the same figure.
+constexpr int64_t poll_percent(int64_t votes, int64_t total) {
+  return total > 0 ? (votes * 100 + total / 2) / total : 0;
+}
+
 // Order of a walk through a session's rows.
 enum class ArchiveOrder {
   by_id,    // insertion order (comments, audit log)
