@@ -1,7 +1,8 @@
 // Archive page (/archive): sessions with their figures, and per session a
 // search over its comments (Arabic-normalised on the server), a chart of
 // comments per minute with on-air periods, the top comments by votes, the
-// export downloads and a link to the decision report (/report?id=N).
+// session's polls, the export downloads (the record, captions, polls and
+// decisions) and a link to the decision report (/report?id=N).
 //
 // Also the shared part of the report page (report.js imports the strings,
 // formatting, login and chart from here); the archive page itself only
@@ -12,6 +13,7 @@
 //   GET /api/v1/archive/sessions/{id}/comments?q=&status=&source=&author=&limit=&offset=
 //   GET /api/v1/archive/sessions/{id}/timeline
 //   GET /api/v1/archive/sessions/{id}/top?limit=N
+//   GET /api/v1/archive/sessions/{id}/outcomes   (polls and answered questions)
 //   GET /api/v1/sessions/{id}/export?format=F   (downloads)
 // All user text goes through textContent; no inline scripts or styles.
 import { t, tn, addStrings, onLangChange, getLang, fmtNumber, sessionTitle, sourceLabel } from './i18n.js';
@@ -327,7 +329,8 @@ export function fmtBytes(n) {
 // ---------- API and login ----------
 
 export const ARCHIVE_ROLES = ['archivist', 'producer'];
-export const EXPORT_FORMATS = ['csv', 'json', 'ndjson', 'vtt', 'srt', 'chat-vtt', 'audit'];
+export const EXPORT_FORMATS = ['csv', 'json', 'ndjson', 'vtt', 'srt', 'chat-vtt', 'audit',
+  'polls', 'polls-json', 'decisions', 'decisions-json'];
 
 export function exportUrl(id, format) {
   return `/api/v1/sessions/${encodeURIComponent(id)}/export?format=${encodeURIComponent(format)}`;
@@ -503,6 +506,8 @@ function startArchivePage() {
     more: $('#results-more'),
     top: $('#top'),
     topEmpty: $('#top-empty'),
+    polls: $('#polls'),
+    pollsEmpty: $('#polls-empty'),
   };
 
   const state = {
@@ -511,6 +516,7 @@ function startArchivePage() {
     selected: null, // session id
     timeline: null,
     top: null,
+    outcomes: null,
     search: { params: null, items: [], more: false, partial: false, seq: 0 },
   };
 
@@ -589,12 +595,15 @@ function startArchivePage() {
     ui.detail.dataset.id = String(id);
     state.timeline = null;
     state.top = null;
+    state.outcomes = null;
     renderDetail();
+    renderPolls();
     ui.chart.replaceChildren(el('p', { class: 'empty', text: tr('loading') }));
     resetSearch();
     const loads = [
       get(`/api/v1/archive/sessions/${id}/timeline`).then((d) => { if (state.selected === id) { state.timeline = d; renderChart(); } }),
       get(`/api/v1/archive/sessions/${id}/top?limit=10`).then((d) => { if (state.selected === id) { state.top = d; renderTop(); } }),
+      get(`/api/v1/archive/sessions/${id}/outcomes`).then((d) => { if (state.selected === id) { state.outcomes = d; renderPolls(); } }),
       runSearch(),
     ];
     await Promise.allSettled(loads);
@@ -681,6 +690,22 @@ function startArchivePage() {
     ui.top.replaceChildren(...list.map((c, i) => commentItem(c, { rank: i + 1 })));
   }
 
+  // Every poll of the session, drafts too (the archive keeps what was
+  // prepared): question in both languages, status and how many voted.
+  function renderPolls() {
+    const polls = (state.outcomes && state.outcomes.polls) || [];
+    ui.pollsEmpty.hidden = !state.outcomes || polls.length > 0;
+    ui.polls.replaceChildren(...polls.map((p) => {
+      const [first, second] = getLang() === 'ar' ? [p.question_ar, p.question_en] : [p.question_en, p.question_ar];
+      return el('li', { class: 'archive-poll', dataset: { poll: p.id, status: p.status } },
+        el('p', { class: 'poll-question', dir: 'auto', text: first || second || '' }),
+        first && second && first !== second ? el('p', { class: 'poll-question other-lang', dir: 'auto', text: second }) : null,
+        el('div', { class: 'comment-meta' },
+          el('span', { class: `status-pill poll-${p.status}`, text: tr(`poll_status_${p.status}`) }),
+          el('span', { class: 'poll-total', text: tn('poll_ballots', p.total || 0) })));
+    }));
+  }
+
   // ----- search -----
 
   function resetSearch() {
@@ -757,6 +782,7 @@ function startArchivePage() {
       ui.detail.dataset.state = 'ready';
       renderChart();
       renderTop();
+      renderPolls();
       ui.results.replaceChildren(...state.search.items.map((c) => commentItem(c)));
       if (state.search.params) renderSearchInfo();
     }

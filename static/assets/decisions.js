@@ -18,11 +18,6 @@ addStrings({
     decisions_due: 'الموعد: {d}',
     decisions_owner: 'الجهة المسؤولة: {o}',
     decisions_updated: 'آخر تحديث: {d}',
-    outcome_received: 'تم الاستلام',
-    outcome_studying: 'قيد الدراسة',
-    outcome_accepted: 'مقبول',
-    outcome_implemented: 'تم التنفيذ',
-    outcome_declined: 'مرفوض',
   },
   en: {
     decisions_name: 'Decisions register',
@@ -34,11 +29,6 @@ addStrings({
     decisions_due: 'Due: {d}',
     decisions_owner: 'Responsible: {o}',
     decisions_updated: 'Updated: {d}',
-    outcome_received: 'Received',
-    outcome_studying: 'Under study',
-    outcome_accepted: 'Accepted',
-    outcome_implemented: 'Implemented',
-    outcome_declined: 'Declined',
   },
 });
 

@@ -1,7 +1,8 @@
 // Decision report (/report?id=N): one printable page for the leadership —
 // session facts, the figures, the comments-per-minute chart, the top
-// questions by votes with their decision, and what was shown on screen, in
-// order. Arabic or English (the language toggle); print CSS in report.css.
+// questions by votes with their decision, the polls with their results, the
+// questions management answered with their outcome, and what was shown on
+// screen, in order. Arabic or English (the language toggle); print CSS in report.css.
 // Data: the archive API (see archive.js); strings, chart and login are
 // shared with the archive page.
 import { t, tn, onLangChange, getLang, fmtNumber, sessionTitle } from './i18n.js';
@@ -27,6 +28,11 @@ const ui = {
   top: $('#top'),
   topTable: $('#top-table'),
   topEmpty: $('#top-empty'),
+  polls: $('#polls'),
+  pollsEmpty: $('#polls-empty'),
+  decisions: $('#decisions'),
+  decisionsTable: $('#decisions-table'),
+  decisionsEmpty: $('#decisions-empty'),
   aired: $('#aired'),
   airedTable: $('#aired-table'),
   airedEmpty: $('#aired-empty'),
@@ -34,7 +40,7 @@ const ui = {
   print: $('#print'),
 };
 
-const state = { me: null, session: null, timeline: null, top: null, generatedAt: Date.now() };
+const state = { me: null, session: null, timeline: null, top: null, outcomes: null, generatedAt: Date.now() };
 let auth = null;
 
 function showNotice(key, vars) {
@@ -62,14 +68,15 @@ async function load() {
   if (!id) { showNotice('report_no_id'); return; }
   ui.report.dataset.state = 'loading';
   try {
-    const [list, timeline, top] = await Promise.all([
+    const [list, timeline, top, outcomes] = await Promise.all([
       get('/api/v1/archive/sessions'),
       get(`/api/v1/archive/sessions/${id}/timeline`),
       get(`/api/v1/archive/sessions/${id}/top?limit=${TOP_N}`),
+      get(`/api/v1/archive/sessions/${id}/outcomes`),
     ]);
     const session = (list.sessions || []).find((s) => s.id === id);
     if (!session) { showNotice('report_not_found'); return; }
-    Object.assign(state, { session, timeline, top, generatedAt: Date.now() });
+    Object.assign(state, { session, timeline, top, outcomes, generatedAt: Date.now() });
   } catch { return; }
   showNotice(null);
   ui.report.hidden = false;
@@ -85,6 +92,59 @@ function fact(key, value, { dir } = {}) {
 
 function figure(key, value, kind) {
   return el('div', { class: 'figure', dataset: { kind } }, el('dt', { text: tr(key) }), el('dd', { text: value }));
+}
+
+// The text in the reader's language first, the other one beside it when it
+// differs (a report goes to readers of both).
+function bilingual(ar, en, cls) {
+  const [first, second] = getLang() === 'ar' ? [ar, en] : [en, ar];
+  const main = first || second || '';
+  const other = first && second && second !== first ? second : '';
+  return [
+    el('span', { class: cls, dir: 'auto', text: main }),
+    other ? el('span', { class: `${cls} other-lang`, dir: 'auto', text: other }) : null,
+  ];
+}
+
+function pollBlock(p) {
+  const meta = [
+    tr(`poll_status_${p.status}`),
+    tn('poll_ballots', p.total || 0),
+    p.opened_at_ms ? tr('poll_opened_at', { time: fmtDateTime(p.opened_at_ms) }) : null,
+    p.closed_at_ms && p.status === 'closed' ? tr('poll_closed_at', { time: fmtDateTime(p.closed_at_ms) }) : null,
+  ].filter(Boolean).join(' · ');
+  const rows = (p.options || []).map((o, i) => {
+    // The bar's length through the CSSOM: the CSP forbids style attributes.
+    const bar = el('span', { class: 'poll-bar', 'aria-hidden': 'true' });
+    bar.style.setProperty('--pct', `${Math.max(0, Math.min(100, Number(o.percent) || 0))}%`);
+    return el('tr', { dataset: { index: i } },
+      el('td', { class: 'option-cell' }, el('span', { class: 'option-labels' }, ...bilingual(o.ar, o.en, 'option-label'))),
+      el('td', { class: 'num votes-cell', text: fmtNumber(o.votes || 0) }),
+      el('td', { class: 'num percent-cell' }, bar,
+        el('bdi', { class: 'poll-pct', dir: 'ltr', text: `${fmtNumber(o.percent || 0)}%` })));
+  });
+  return el('div', { class: 'report-poll', dataset: { poll: p.id, status: p.status } },
+    el('h3', { class: 'poll-question' }, ...bilingual(p.question_ar, p.question_en, 'poll-q')),
+    el('p', { class: 'poll-meta', text: meta }),
+    el('table', { class: 'report-table poll-table' },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col', text: tr('col_option') }),
+        el('th', { scope: 'col', class: 'num', text: tr('col_votes') }),
+        el('th', { scope: 'col', class: 'num', text: tr('col_percent') }))),
+      el('tbody', {}, ...rows)));
+}
+
+function decisionRow(d) {
+  const note = getLang() === 'ar' ? (d.note_ar || d.note_en) : (d.note_en || d.note_ar);
+  return el('tr', { dataset: { id: d.id, status: d.status } },
+    el('td', { class: 'text-cell' }, el('p', { class: 'comment-text', dir: dirOf(d.dir), text: d.text }),
+      el('bdi', { class: 'decision-author', text: d.author || t('anonymous') })),
+    el('td', { class: 'num askers-cell', text: fmtNumber(d.askers || 1) }),
+    el('td', { class: 'num votes-cell', text: fmtNumber(d.votes || 0) }),
+    el('td', {}, el('span', { class: `outcome-pill oc-${d.status}`, text: tr(`outcome_${d.status}`) })),
+    el('td', { class: 'note-cell', dir: 'auto', text: note || tr('none') }),
+    el('td', { class: 'owner-cell', dir: 'auto', text: d.owner || tr('none') }),
+    el('td', { class: 'num due-cell' }, el('bdi', { dir: 'ltr', text: d.due || tr('none') })));
 }
 
 function render() {
@@ -109,7 +169,8 @@ function render() {
     fact('fact_peak', fmtNumber(s.viewers_peak || 0)),
     fact('fact_retention', s.retention_days === null || s.retention_days === undefined
       ? tr('retention_forever') : tn('retention_days', s.retention_days)),
-    recs.length ? fact('fact_recordings', recs.map((r) => r.name).join('، '), { dir: 'ltr' }) : null);
+    // replaceChildren() would print a null as the text "null".
+    ...(recs.length ? [fact('fact_recordings', recs.map((r) => r.name).join('، '), { dir: 'ltr' })] : []));
 
   ui.figures.replaceChildren(
     figure('fig_received', fmtNumber(s.received || 0), 'received'),
@@ -137,6 +198,15 @@ function render() {
     el('td', { class: 'num votes-cell', text: fmtNumber(c.votes || 0) }),
     el('td', {}, el('span', { class: `status-pill st-${c.status}`, text: statusLabel(c.status) })),
     el('td', { class: 'aired-cell', text: c.aired ? tr('yes') : tr('no') }))));
+
+  // Drafts were never put to the public: the report leaves them out.
+  const polls = ((state.outcomes && state.outcomes.polls) || []).filter((p) => p.status !== 'draft');
+  ui.pollsEmpty.hidden = polls.length > 0;
+  ui.polls.replaceChildren(...polls.map(pollBlock));
+  const decisions = (state.outcomes && state.outcomes.decisions) || [];
+  ui.decisionsTable.hidden = decisions.length === 0;
+  ui.decisionsEmpty.hidden = decisions.length > 0;
+  ui.decisions.replaceChildren(...decisions.map(decisionRow));
 
   const aired = tl.on_air || [];
   ui.airedTable.hidden = aired.length === 0;

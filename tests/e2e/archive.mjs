@@ -114,7 +114,7 @@ async function main() {
   const href = await archive.getAttribute('#exports a[data-format="csv"]', 'href');
   h.assert(href === `/api/v1/sessions/${sessionId}/export?format=csv`, `CSV link points at ${href}`);
   const formats = await archive.$$eval('#exports a[data-format]', (as) => as.map((a) => a.dataset.format));
-  h.assert(formats.length === 7, `a button for every export format (${formats.join(', ')})`);
+  h.assert(formats.length === 11, `a button for every export format (${formats.join(', ')})`);
   const [download] = await Promise.all([
     archive.waitForEvent('download'),
     archive.click('#exports a[data-format="csv"]'),

@@ -320,11 +320,77 @@ export async function voteFromNewViewers(page, id, n) {
   }, { id, n });
 }
 
+// Opens one fresh viewer socket per entry of `ballots` (each a list of
+// option indexes) and casts it in poll `poll`; resolves what each got back
+// ("voted" options, or "error:<code>").
+export async function pollVotesFromNewViewers(page, poll, ballots) {
+  return page.evaluate(async ({ poll, ballots }) => {
+    const out = [];
+    for (const options of ballots) {
+      const ws = new WebSocket(`ws://${location.host}/ws`, 'sabla.viewer.v1');
+      await new Promise((resolve, reject) => {
+        ws.addEventListener('error', () => reject(new Error('viewer socket failed')));
+        ws.addEventListener('message', function first(ev) {
+          if (JSON.parse(ev.data).type === 'welcome') { ws.removeEventListener('message', first); resolve(); }
+        });
+      });
+      out.push(await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(null), 5000);
+        ws.addEventListener('message', (ev) => {
+          const m = JSON.parse(ev.data);
+          for (const it of m.type === 'batch' ? m.items : [m]) {
+            if (it.type === 'voted' && it.poll === poll) { clearTimeout(timer); resolve(it.options); }
+            if (it.type === 'error') { clearTimeout(timer); resolve(`error:${it.code}`); }
+          }
+        });
+        ws.send(JSON.stringify({ type: 'poll_vote', poll, options }));
+      }));
+      ws.close();
+    }
+    return out;
+  }, { poll, ballots });
+}
+
 // Approves comment `id` with its Approve button in the studio queue and waits
 // until the studio lists it as approved.
 export async function approveInStudio(studio, id) {
   await studio.click(`#queue [data-id="${id}"] [data-action=approve]`);
   await studio.waitForSelector(`#approved [data-id="${id}"]`);
+}
+
+// A studio control socket opened inside a signed-in studio page (its
+// cookie authenticates it): for the commands the page has no button for, or
+// where clicking through the panels would cost seconds (polls, outcomes).
+export async function openControl(studio) {
+  await studio.evaluate(() => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${location.host}/ws`, 'sabla.studio.v1');
+    const ctl = { ws, log: [], seq: 0 };
+    window.__ctl = ctl;
+    ws.addEventListener('error', () => reject(new Error('control socket failed')));
+    ws.addEventListener('message', (ev) => {
+      const m = JSON.parse(ev.data);
+      for (const it of m.type === 'batch' ? m.items : [m]) {
+        ctl.log.push(it);
+        if (it.type === 'snapshot') resolve();
+      }
+    });
+  }));
+}
+
+// Sends one studio command over that socket and resolves its ok or error.
+export async function control(studio, msg) {
+  return studio.evaluate(async (m) => {
+    const ctl = window.__ctl;
+    const op = `p${++ctl.seq}`;
+    ctl.ws.send(JSON.stringify({ ...m, op }));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = ctl.log.find((x) => (x.type === 'ok' || x.type === 'error') && x.op === op);
+      if (r) return r;
+      if (Date.now() > deadline) throw new Error(`no reply to ${m.type}`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+  }, msg);
 }
 
 // ---------- PNG (8-bit RGB/RGBA, non-interlaced: what Chromium and Cairo write) ----------

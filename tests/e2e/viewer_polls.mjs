@@ -15,43 +15,12 @@
 //   node tests/e2e/viewer_polls.mjs path/to/sabla
 //
 // Exit code 0 = pass; stops by itself (hard timeout 90 s) and cleans up.
-import { Harness, loginStudio, ensureLiveSession } from './harness.mjs';
+import { Harness, loginStudio, ensureLiveSession, openControl, control } from './harness.mjs';
 
 const binary = process.argv[2];
 const h = new Harness({ tag: 'viewer-polls', hardTimeoutMs: 90_000 });
 
 const QUESTION = 'ما أولوية الميزانية؟ <img src=x onerror="window.__xss=1">';
-
-async function openControl(studio) {
-  await studio.evaluate(() => new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${location.host}/ws`, 'sabla.studio.v1');
-    const ctl = { ws, log: [], seq: 0 };
-    window.__ctl = ctl;
-    ws.addEventListener('error', () => reject(new Error('control socket failed')));
-    ws.addEventListener('message', (ev) => {
-      const m = JSON.parse(ev.data);
-      for (const it of m.type === 'batch' ? m.items : [m]) {
-        ctl.log.push(it);
-        if (it.type === 'snapshot') resolve();
-      }
-    });
-  }));
-}
-
-async function control(studio, msg) {
-  return studio.evaluate(async (m) => {
-    const ctl = window.__ctl;
-    const op = `p${++ctl.seq}`;
-    ctl.ws.send(JSON.stringify({ ...m, op }));
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const r = ctl.log.find((x) => (x.type === 'ok' || x.type === 'error') && x.op === op);
-      if (r) return r;
-      if (Date.now() > deadline) throw new Error(`no reply to ${m.type}`);
-      await new Promise((res) => setTimeout(res, 10));
-    }
-  }, msg);
-}
 
 async function main() {
   const { base, password } = await h.startServer(binary);
