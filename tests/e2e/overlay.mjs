@@ -5,7 +5,10 @@
 // with the exact text and dir="rtl"; the same picture drawn by the C++
 // renderer (`sabla overlay render`) matches the page's screenshot (box edges
 // within 6 px, the text's start edge within 12 px); ticker, lower third and
-// theme from the studio reach the page; "Clear screen" takes it off.
+// theme from the studio reach the page; "Clear screen" takes it off. Then a
+// poll made in the studio's Polls panel, voted on by three viewers and aired
+// from the panel is on /overlay (question and shares as text) and its box
+// matches the renderer's the same way.
 //
 //   node tests/e2e/overlay.mjs path/to/sabla
 //
@@ -17,10 +20,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Harness, loginStudio, ensureLiveSession, postViewerComments, approveInStudio, decodePng, bbox } from './harness.mjs';
+import { Harness, loginStudio, ensureLiveSession, postViewerComments, approveInStudio, pollVotesFromNewViewers, decodePng, bbox } from './harness.mjs';
 
 const ARABIC = 'ما هي خطة تطوير الطرق في الولاية؟ 🚗';
 const AUTHOR = 'مريم';
+const POLL = {
+  ar: 'ما أولويتك في ميزانية العام القادم؟',
+  en: 'Your priority for next year\'s budget?',
+  options: [['الطرق', 'Roads'], ['المدارس', 'Schools'], ['المستشفيات', 'Hospitals']],
+  ballots: [[0], [0], [1]], // three viewers: two for roads, one for schools
+};
 const BOX_TOLERANCE = 6;
 const TEXT_TOLERANCE = 12;
 
@@ -36,46 +45,64 @@ async function waitOnAir(overlay, id) {
   }, id);
 }
 
-async function compareWithRenderer(overlay, work) {
-  // The page at 1920x1080: the stage is not scaled.
+// Screenshots the page (transparent), writes its window.__sablaState and has
+// `sabla overlay render` draw the same state; returns both decoded images and
+// the state, or null when SABLA_E2E_SKIP_RENDER is set.
+async function shootAndRender(overlay, work, name, checkState) {
   const transform = await overlay.$eval('#stage', (n) => getComputedStyle(n).transform);
   h.assert(transform === 'none', `stage is unscaled at 1920x1080 (transform ${transform})`);
-  const pagePng = path.join(work, 'page.png');
+  const pagePng = path.join(work, `${name}-page.png`);
   await overlay.screenshot({ path: pagePng, omitBackground: true });
   const state = await overlay.evaluate(() => window.__sablaState);
-  h.assert(state && Array.isArray(state.comments) && state.comments.length === 1 && !state.lower_third && state.ticker === null,
-    'fixed state for the comparison: one comment, no lower third, no ticker');
-  const statePath = path.join(work, 'state.json');
+  checkState(state);
+  const statePath = path.join(work, `${name}-state.json`);
   fs.writeFileSync(statePath, JSON.stringify(state));
-  const renderPng = path.join(work, 'render.png');
+  const renderPng = path.join(work, `${name}-render.png`);
 
-  if (process.env.SABLA_E2E_SKIP_RENDER) { h.log('SKIPPED renderer comparison (SABLA_E2E_SKIP_RENDER)'); return; }
+  if (process.env.SABLA_E2E_SKIP_RENDER) { h.log(`SKIPPED renderer comparison of the ${name} (SABLA_E2E_SKIP_RENDER)`); return null; }
   const r = spawnSync(binary, ['overlay', 'render', '--state', statePath, '--out', renderPng, '--width', '1920', '--height', '1080'],
     { encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0 || !fs.existsSync(renderPng)) {
     throw new Error(`"sabla overlay render" failed (exit ${r.status}${r.error ? `, ${r.error.message}` : ''}): ${(r.stderr || r.stdout || '').trim().slice(0, 500)}`);
   }
-  h.check('sabla overlay render wrote render.png');
-
+  h.check(`sabla overlay render wrote ${name}-render.png`);
   const page = decodePng(fs.readFileSync(pagePng));
   const ren = decodePng(fs.readFileSync(renderPng));
   h.assert(page.width === 1920 && page.height === 1080, `page screenshot is 1920x1080 (${page.width}x${page.height})`);
   h.assert(ren.width === 1920 && ren.height === 1080, `renderer output is 1920x1080 (${ren.width}x${ren.height})`);
+  return { page, ren, state };
+}
 
-  const opaque = (r0, g0, b0, a) => a >= 128;
+const fmt = (b) => `[${b.left},${b.top} .. ${b.right},${b.bottom}]`;
+const opaque = (r0, g0, b0, a) => a >= 128;
+// Text colour (#ffffff) and accent (#c9a227) pixels.
+const white = (r0, g0, b0, a) => a >= 200 && r0 >= 200 && g0 >= 200 && b0 >= 200;
+const gold = (r0, g0, b0, a) => a >= 200 && r0 >= 150 && g0 >= 110 && b0 <= 110;
+
+// Both images' boxes (everything opaque) agree within BOX_TOLERANCE on every edge.
+function compareBoxes(what, page, ren) {
   const pageBox = bbox(page, opaque);
   const renBox = bbox(ren, opaque);
-  h.assert(pageBox && renBox, 'both images have a comment box');
-  const fmt = (b) => `[${b.left},${b.top} .. ${b.right},${b.bottom}]`;
-  h.log(`comment box: page ${fmt(pageBox)}, renderer ${fmt(renBox)}`);
+  h.assert(pageBox && renBox, `both images have a ${what} box`);
+  h.log(`${what} box: page ${fmt(pageBox)}, renderer ${fmt(renBox)}`);
   for (const edge of ['left', 'top', 'right', 'bottom']) {
     const d = Math.abs(pageBox[edge] - renBox[edge]);
-    h.assert(d <= BOX_TOLERANCE, `box ${edge} edge within ${BOX_TOLERANCE} px (page ${pageBox[edge]}, renderer ${renBox[edge]}, diff ${d})`);
+    h.assert(d <= BOX_TOLERANCE, `${what} box ${edge} edge within ${BOX_TOLERANCE} px (page ${pageBox[edge]}, renderer ${renBox[edge]}, diff ${d})`);
   }
+  return { pageBox, renBox };
+}
+
+async function compareWithRenderer(overlay, work) {
+  const shot = await shootAndRender(overlay, work, 'comment', (state) => {
+    h.assert(state && Array.isArray(state.comments) && state.comments.length === 1 && !state.lower_third && state.ticker === null,
+      'fixed state for the comparison: one comment, no lower third, no ticker');
+  });
+  if (!shot) return;
+  const { page, ren } = shot;
+  const { pageBox, renBox } = compareBoxes('comment', page, ren);
 
   // Text colour (#ffffff) pixels inside the box: the comment text. The author is
   // in the accent colour (#c9a227), the emoji is at the end (left) of the line.
-  const white = (r0, g0, b0, a) => a >= 200 && r0 >= 200 && g0 >= 200 && b0 >= 200;
   const pageText = bbox(page, white, pageBox);
   const renText = bbox(ren, white, renBox);
   h.assert(pageText && renText, 'both images show comment text');
@@ -86,7 +113,6 @@ async function compareWithRenderer(overlay, work) {
   h.assert(dTop <= TEXT_TOLERANCE, `text top edge within ${TEXT_TOLERANCE} px (page ${pageText.top}, renderer ${renText.top}, diff ${dTop})`);
   h.assert(pageText.right > (pageBox.left + pageBox.right) / 2, 'the Arabic text starts on the right half of the box (RTL)');
 
-  const gold = (r0, g0, b0, a) => a >= 200 && r0 >= 150 && g0 >= 110 && b0 <= 110;
   const pageAuthor = bbox(page, gold, pageBox);
   const renAuthor = bbox(ren, gold, renBox);
   if (pageAuthor && renAuthor) {
@@ -95,6 +121,94 @@ async function compareWithRenderer(overlay, work) {
   } else {
     h.log('author line not found in one of the images (anonymous comment?)');
   }
+}
+
+// The producer fills the Polls panel's form (Arabic and English question, three
+// options), creates and opens the poll, three viewers vote, the producer puts
+// its results on air with the panel's button; /overlay shows the question and
+// each option's share as text, and its poll box matches the renderer's.
+async function airPollFromStudio(studio, overlay, viewer, work) {
+  const started = Date.now();
+  const form = '#poll-form';
+  await studio.fill(`${form} input[name=question_ar]`, POLL.ar);
+  await studio.fill(`${form} input[name=question_en]`, POLL.en);
+  while (await studio.$$eval('#poll-options .poll-form-row', (r) => r.length) < POLL.options.length) await studio.click('#poll-more');
+  for (const [i, [ar, en]] of POLL.options.entries()) {
+    await studio.fill(`#poll-options input[name=ar${i + 1}]`, ar);
+    await studio.fill(`#poll-options input[name=en${i + 1}]`, en);
+  }
+  h.assert(await studio.$eval(`${form} select[name=results]`, (n) => n.value) === 'live', 'the form creates polls with live results by default');
+  await studio.click(`${form} button[type=submit]`);
+  const item = await studio.waitForSelector('#poll-list .decide-poll[data-status="draft"]');
+  h.assert(await item.$eval('.decide-poll-q', (n) => n.textContent) === POLL.ar, 'the Polls panel lists the new draft poll with its Arabic question');
+  const pollId = Number(await item.getAttribute('data-poll'));
+  h.assert(Number.isInteger(pollId) && pollId > 0, `poll ${pollId} created from the panel's form`);
+  const entry = `#poll-list .decide-poll[data-poll="${pollId}"]`;
+  await studio.click(`${entry} [data-action=poll_open]`);
+  await studio.waitForSelector(`${entry}[data-status="open"]`);
+  h.check('poll opened with the panel\'s Open button');
+
+  const voted = await pollVotesFromNewViewers(viewer, pollId, POLL.ballots);
+  h.assert(JSON.stringify(voted) === JSON.stringify(POLL.ballots), `${POLL.ballots.length} viewers voted (${JSON.stringify(voted)})`);
+  const votes = POLL.options.map((_, i) => POLL.ballots.filter((b) => b.includes(i)).length);
+  const total = POLL.ballots.length;
+  // The studio's list counts them (the panel's option hints, "N صوت").
+  await studio.waitForFunction(({ sel, votes }) => {
+    const hints = [...document.querySelectorAll(`${sel} .decide-poll-options li .hint`)].map((n) => n.textContent);
+    return hints.length === votes.length && hints.every((t, i) => t.startsWith(`${votes[i]} `));
+  }, { sel: entry, votes });
+  h.check(`the panel shows the votes (${votes.join(', ')})`);
+
+  await studio.click(`${entry} [data-action=poll_air]`);
+  await studio.waitForSelector(`${entry}[data-on-air="true"]`);
+  await overlay.waitForFunction(({ id, total }) => {
+    const n = document.querySelector('#poll');
+    const s = window.__sablaState;
+    return n && !n.hidden && n.dataset.on === 'true' && n.dataset.id === String(id) && getComputedStyle(n).opacity === '1'
+      && s && s.poll && s.poll.id === id && s.poll.total === total;
+  }, { id: pollId, total });
+  h.check('"On air" in the Polls panel puts the poll on /overlay');
+  h.assert(await overlay.$eval('#poll .poll-question', (n) => n.textContent) === POLL.ar, 'overlay poll shows the Arabic question');
+  h.assert(await overlay.$eval('#poll', (n) => n.dir) === 'rtl', 'overlay poll is right-to-left');
+  const labels = await overlay.$$eval('#poll .poll-option .poll-label', (n) => n.map((x) => x.textContent));
+  h.assert(JSON.stringify(labels) === JSON.stringify(POLL.options.map(([ar]) => ar)), `overlay poll lists the Arabic options (${labels.join(', ')})`);
+  const percents = await overlay.$$eval('#poll .poll-option .poll-percent', (n) => n.map((x) => x.textContent));
+  const expected = votes.map((v) => `${Math.round((100 * v) / total)}%`);
+  h.assert(JSON.stringify(percents) === JSON.stringify(expected), `overlay poll shows each option's share (${percents.join(', ')})`);
+  h.assert(await overlay.$$eval('#stage .comment', (n) => n.length) === 0, 'nothing else on screen for the poll comparison');
+
+  const shot = await shootAndRender(overlay, work, 'poll', (state) => {
+    h.assert(state && state.poll && state.poll.id === pollId && Array.isArray(state.comments) && state.comments.length === 0
+      && !state.lower_third && state.ticker === null, 'fixed state for the poll comparison: the poll alone');
+  });
+  if (!shot) return;
+  const { page, ren } = shot;
+  const { pageBox, renBox } = compareBoxes('poll', page, ren);
+  const domBox = await overlay.$eval('#poll', (n) => n.getBoundingClientRect().toJSON());
+  h.assert(Math.abs(domBox.left - pageBox.left) <= 1 && Math.abs(domBox.right - 1 - pageBox.right) <= 1
+    && Math.abs(domBox.top - pageBox.top) <= 1 && Math.abs(domBox.bottom - 1 - pageBox.bottom) <= 1,
+  `the screenshot's box is the #poll element (${Math.round(domBox.left)},${Math.round(domBox.top)} .. ${Math.round(domBox.right)},${Math.round(domBox.bottom)})`);
+
+  // White: question and option labels, starting on the right (rtl); the
+  // question is the top line. Accent: percentages on the left (the end
+  // side), bars, footer.
+  const pageText = bbox(page, white, pageBox);
+  const renText = bbox(ren, white, renBox);
+  h.assert(pageText && renText, 'both images show the poll text');
+  h.log(`poll text: page ${fmt(pageText)}, renderer ${fmt(renText)}`);
+  for (const edge of ['right', 'top']) {
+    const d = Math.abs(pageText[edge] - renText[edge]);
+    h.assert(d <= TEXT_TOLERANCE, `poll text ${edge === 'right' ? 'start (right)' : 'top'} edge within ${TEXT_TOLERANCE} px (page ${pageText[edge]}, renderer ${renText[edge]}, diff ${d})`);
+  }
+  const pageAccent = bbox(page, gold, pageBox);
+  const renAccent = bbox(ren, gold, renBox);
+  h.assert(pageAccent && renAccent, 'both images show percentages and bars in the accent colour');
+  h.log(`poll accent: page ${fmt(pageAccent)}, renderer ${fmt(renAccent)}`);
+  for (const edge of ['left', 'right', 'top', 'bottom']) {
+    const d = Math.abs(pageAccent[edge] - renAccent[edge]);
+    h.assert(d <= TEXT_TOLERANCE, `poll accent ${edge} edge within ${TEXT_TOLERANCE} px (page ${pageAccent[edge]}, renderer ${renAccent[edge]}, diff ${d})`);
+  }
+  h.log(`poll step: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 async function main() {
@@ -240,6 +354,9 @@ async function main() {
   h.check('"Clear screen": the comment faded out and left the overlay');
   await studio.waitForSelector(`#onair-now [data-id="${id}"]`, { state: 'detached' });
   h.assert(await studio.$eval(`#approved [data-id="${id}"]`, (n) => n.dataset.onair) === 'false', 'studio no longer marks it on air');
+
+  // --- a poll from the studio's Polls panel, voted on and aired from it ---
+  await airPollFromStudio(studio, overlay, viewer, work);
 
   await h.assertCleanPages({ studio, overlay, viewer });
 }
