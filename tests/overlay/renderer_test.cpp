@@ -2,7 +2,9 @@
 // layout of docs/overlay-layout.md, direction-aware alignment, max_lines,
 // scaling, and golden images per theme preset.
 //
-// Goldens: tests/overlay/golden/<preset>.png (480x270). Rewrite them with
+// Goldens: tests/overlay/golden/<preset>.png (480x270), poll.png (960x540,
+// a poll with a comment and a lower third) and poll-box.png (480x270, the poll
+// box alone, compared over the box's area). Rewrite them with
 // SABLA_UPDATE_GOLDENS=1 and look at them before committing.
 #include <unistd.h>
 
@@ -591,38 +593,83 @@ SCENARIO("a poll box follows docs/overlay-layout.md", "[renderer][poll]") {
 
 namespace {
 
-// Compares `f` with tests/overlay/golden/<name>.png (rewritten first with
-// SABLA_UPDATE_GOLDENS=1).
-void check_golden(const std::string& name, const Frame& f) {
-  const bool update = std::getenv("SABLA_UPDATE_GOLDENS") && std::string(std::getenv("SABLA_UPDATE_GOLDENS")) == "1";
+// How far a frame is from a golden: mean absolute difference per channel and
+// the share of pixels off by more than 32 in some channel, both over `region`.
+struct GoldenDiff {
+  double mean = 0;
+  double far_share = 0;
+};
+
+// The frame as it reads back from a PNG (the round trip un-premultiplies);
+// goldens are compared against our own round trip.
+Frame png_round_trip(const Frame& f, const std::string& name) {
+  const std::string tmp = temp_png("golden-" + name);
+  REQUIRE(write_png(f, tmp));
+  Frame back = read_png(tmp);
+  std::filesystem::remove(tmp);
+  return back;
+}
+
+GoldenDiff golden_diff(const Frame& got, const Frame& want, Rect region) {
+  double sum = 0;
+  int far = 0, n = 0;
+  for (int y = std::max(0, region.y0); y <= std::min(region.y1, got.height - 1); ++y)
+    for (int x = std::max(0, region.x0); x <= std::min(region.x1, got.width - 1); ++x) {
+      const uint32_t a = got.pixel(x, y), b = want.pixel(x, y);
+      for (int shift : {0, 8, 16, 24}) sum += std::abs(channel(a, shift) - channel(b, shift));
+      far += max_channel_diff(a, b) > 32;
+      ++n;
+    }
+  if (n == 0) return {};
+  return GoldenDiff{sum / (4.0 * n), double(far) / n};
+}
+
+Rect whole(const Frame& f) { return Rect{0, 0, f.width - 1, f.height - 1}; }
+
+// The union of what is drawn in either frame: a box's own area, so that a
+// change inside one small box is not diluted by the transparent rest.
+Rect drawn_in_either(const Frame& a, const Frame& b) {
+  const Rect ra = drawn(a), rb = drawn(b);
+  if (ra.empty()) return rb;
+  if (rb.empty()) return ra;
+  return Rect{std::min(ra.x0, rb.x0), std::min(ra.y0, rb.y0), std::max(ra.x1, rb.x1), std::max(ra.y1, rb.y1)};
+}
+
+bool update_goldens() {
+  const char* v = std::getenv("SABLA_UPDATE_GOLDENS");
+  return v && std::string(v) == "1";
+}
+
+// Reads tests/overlay/golden/<name>.png, rewritten first from `f` with
+// SABLA_UPDATE_GOLDENS=1.
+Frame load_golden(const std::string& name, const Frame& f) {
   const std::string path = golden_path(name);
-  if (update) {
+  if (update_goldens()) {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
     REQUIRE(write_png(f, path));
     WARN("rewrote " << path);
   }
-  // The PNG round trip un-premultiplies; compare against our own round trip.
-  const std::string tmp = temp_png("golden-" + name);
-  REQUIRE(write_png(f, tmp));
-  const Frame got = read_png(tmp);
-  std::filesystem::remove(tmp);
-  const Frame want = read_png(path);
+  return read_png(path);
+}
+
+// The golden tolerance: mean abs diff per channel under 2, under 1% of the
+// pixels off by more than 32.
+bool within_golden_tolerance(const GoldenDiff& d) { return d.mean < 2.0 && d.far_share < 0.01; }
+
+// Compares `f` with tests/overlay/golden/<name>.png over the whole frame, or
+// with `box_only` over the area drawn in either image.
+void check_golden(const std::string& name, const Frame& f, bool box_only = false) {
+  const Frame want = load_golden(name, f);
+  const Frame got = png_round_trip(f, name);
   REQUIRE_FALSE(want.empty());
   REQUIRE(want.width == got.width);
   REQUIRE(want.height == got.height);
-  double sum = 0;
-  int far = 0;
-  for (int y = 0; y < got.height; ++y)
-    for (int x = 0; x < got.width; ++x) {
-      const uint32_t a = got.pixel(x, y), b = want.pixel(x, y);
-      for (int shift : {0, 8, 16, 24}) sum += std::abs(channel(a, shift) - channel(b, shift));
-      far += max_channel_diff(a, b) > 32;
-    }
-  const double mean = sum / (4.0 * got.width * got.height);
-  const double far_share = double(far) / (got.width * got.height);
-  INFO("mean abs diff per channel " << mean << ", share of pixels off by > 32: " << far_share);
-  CHECK(mean < 2.0);
-  CHECK(far_share < 0.01);
+  const Rect region = box_only ? drawn_in_either(got, want) : whole(got);
+  const GoldenDiff d = golden_diff(got, want, region);
+  INFO("over [" << region.x0 << "," << region.y0 << " .. " << region.x1 << "," << region.y1 << "]: mean abs diff per channel "
+                << d.mean << ", share of pixels off by > 32: " << d.far_share);
+  CHECK(d.mean < 2.0);
+  CHECK(d.far_share < 0.01);
 }
 
 }  // namespace
@@ -650,6 +697,44 @@ SCENARIO("golden image of a poll on air", "[renderer][poll]") {
   p.options[3].en = "Parks & <b>gardens</b>";
   s.poll = p;
   THEN("it matches tests/overlay/golden/poll.png") { check_golden("poll", r.render(s)); }
+}
+
+SCENARIO("golden image of the poll box", "[renderer][poll]") {
+  // 480x270 like the theme goldens: the fixed Arabic poll (results, 3:1:0:0
+  // of 4, one option with only an English label) alone in the default theme.
+  // The share of differing pixels is taken over the box's own area (a whole
+  // 480x270 frame would hide a change the size of a bar or a percentage).
+  Renderer r(480, 270);
+  State s;
+  s.theme.font_size = 72;  // the studio allows 12..160; big enough to count at a quarter of 1080p
+  s.poll = poll();
+  const Frame f = r.render(s);
+  THEN("it matches tests/overlay/golden/poll-box.png") { check_golden("poll-box", f, true); }
+  THEN("the comparison tells a changed poll drawing from the golden") {
+    // Negative controls: each of these is a different poll picture and must
+    // be outside the tolerance (not run while rewriting the goldens).
+    if (update_goldens()) return;
+    const Frame want = read_png(golden_path("poll-box"));
+    REQUIRE_FALSE(want.empty());
+    auto off = [&](const State& changed, const std::string& what) {
+      const Frame got = png_round_trip(r.render(changed), "poll-box-" + what);
+      const GoldenDiff d = golden_diff(got, want, drawn_in_either(got, want));
+      INFO(what << ": mean " << d.mean << ", far share " << d.far_share);
+      CHECK_FALSE(within_golden_tolerance(d));
+    };
+    State swapped = s;  // votes 1:3 instead of 3:1: bars and percentages change
+    std::swap(swapped.poll->options[0].votes, swapped.poll->options[1].votes);
+    off(swapped, "votes-swapped");
+    State hidden = s;  // no results: no bars, percentages or footer
+    hidden.poll = poll(true, false);
+    off(hidden, "no-results");
+    State shifted = s;  // the box 8 px (at 1080p) further from the right edge
+    shifted.theme.margin_x += 8;
+    off(shifted, "shifted");
+    State accent = s;  // another accent colour for the bars and percentages
+    accent.theme.accent = "#2fa4c9";
+    off(accent, "accent");
+  }
 }
 
 SCENARIO("frames round-trip through PNG", "[renderer]") {
