@@ -6,6 +6,7 @@
 // upgrade, logged-out cookies, look-alike origins, roles, every studio action tried
 // by a viewer or an overlay, login throttling, and secrets that must never be logged
 // or stored in clear.
+#include <chrono>
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
@@ -289,6 +290,7 @@ SCENARIO("login brute force is throttled per address", "[auth][net]") {
   // The default budget is 10 attempts a minute per address.
   int unauthorized = 0, throttled = 0;
   std::string retry_after;
+  const auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 30; ++i) {
     auto r = http_post_json(port, "/api/v1/login", json{{"name", "producer"}, {"password", "guess-" + std::to_string(i)}},
                             {{"Origin", origin}});
@@ -298,8 +300,14 @@ SCENARIO("login brute force is throttled per address", "[auth][net]") {
       retry_after = header(r, "retry-after");
     }
   }
-  CHECK(unauthorized == 10);
-  CHECK(throttled == 20);
+  // The bucket refills one attempt every 6 s: a loaded machine (each wrong
+  // password costs an Argon2 check) may earn one or two more meanwhile.
+  const auto took_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+  INFO("30 attempts took " << took_s << " s");
+  CHECK(unauthorized >= 10);
+  CHECK(unauthorized <= 10 + took_s / 6);
+  CHECK(throttled == 30 - unauthorized);
   CHECK(std::atoi(retry_after.c_str()) >= 1);
   // While throttled even the right password is refused: guessing cannot go faster.
   auto right = http_post_json(port, "/api/v1/login", json{{"name", "producer"}, {"password", password}},
