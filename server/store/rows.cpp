@@ -31,6 +31,7 @@ SessionRow read_session(const Stmt& s) {
   r.created_at_ms = s.i64(4);
   r.live_at_ms = s.opt_i64(5);
   r.ended_at_ms = s.opt_i64(6);
+  r.scheduled_at_ms = s.opt_i64(7);
   return r;
 }
 

@@ -7,7 +7,8 @@
 
 namespace sabla::store {
 
-#define SESSION_COLUMNS "id, title_ar, title_en, status, created_at_ms, live_at_ms, ended_at_ms"
+#define SESSION_COLUMNS \
+  "id, title_ar, title_en, status, created_at_ms, live_at_ms, ended_at_ms, scheduled_at_ms"
 SessionRow read_session(const Stmt& s);
 
 #define COMMENT_COLUMNS                                                                     \

@@ -300,6 +300,12 @@ CREATE INDEX outcomes_comment ON outcomes (comment_id, id);
 CREATE INDEX outcomes_session ON outcomes (session_id, id);
 )sql";
 
+// Version 6. When a scheduled session is meant to start (the producer's desk
+// shows it; nothing starts by itself). NULL: no time set.
+constexpr std::string_view kSessionSchedule = R"sql(
+ALTER TABLE sessions ADD COLUMN scheduled_at_ms INTEGER;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -309,6 +315,7 @@ const std::vector<Migration>& migrations() {
       {"0003_archive_indexes", kArchiveIndexes},
       {"0004_session_archive", kSessionArchive},
       {"0005_decisions", kDecisions, true},
+      {"0006_session_schedule", kSessionSchedule},
   };
   return list;
 }

@@ -55,6 +55,7 @@ struct SessionRow {
   int64_t created_at_ms = 0;
   std::optional<int64_t> live_at_ms;
   std::optional<int64_t> ended_at_ms;
+  std::optional<int64_t> scheduled_at_ms;  // planned start, informative only
 };
 
 struct CommentRow {
@@ -279,7 +280,12 @@ class Store {
   bool record_on_air(std::vector<OnAirEventRow> events, nlohmann::json saved_state,
                      std::function<void(Status)> done);
   bool create_session(SessionRow session, std::function<void(Result<SessionRow>)> done);
+  // Status changes only (status, live_at_ms, ended_at_ms): the titles and the
+  // schedule are rename_session's, so a go-live in flight cannot undo a rename.
   bool update_session(SessionRow session, std::function<void(Status)> done);
+  // The titles and the planned start; not_found when there is no such session.
+  bool rename_session(int64_t session_id, std::string title_ar, std::string title_en,
+                      std::optional<int64_t> scheduled_at_ms, std::function<void(Status)> done);
   // Raises the session's viewers_peak to `peak` if higher (never lowers it).
   // not_found when there is no such session.
   bool record_viewers_peak(int64_t session_id, int64_t peak, std::function<void(Status)> done);

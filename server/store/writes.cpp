@@ -259,9 +259,9 @@ bool Store::create_session(SessionRow session, std::function<void(Result<Session
     auto body = [s = std::move(session)](Db& db) -> Result<SessionRow> {
       Stmt st(db,
               "INSERT INTO sessions (title_ar, title_en, status, created_at_ms, live_at_ms, "
-              "ended_at_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+              "ended_at_ms, scheduled_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
       st.bind(s.title_ar).bind(s.title_en).bind(s.status).bind(s.created_at_ms).bind(s.live_at_ms).bind(
-          s.ended_at_ms);
+          s.ended_at_ms).bind(s.scheduled_at_ms);
       auto id = returning_id(st);
       if (!id) return id.status();
       if (!*id) return Status::error("internal", "session insert returned no id");
@@ -277,14 +277,26 @@ bool Store::update_session(SessionRow session, std::function<void(Status)> done)
   return guard_submit([&] {
     auto body = [s = std::move(session)](Db& db) -> Status {
       // created_at_ms is immutable: it records when the session was made.
-      Stmt st(db,
-              "UPDATE sessions SET title_ar = ?, title_en = ?, status = ?, live_at_ms = ?, "
-              "ended_at_ms = ? WHERE id = ? RETURNING id");
-      st.bind(s.title_ar).bind(s.title_en).bind(s.status).bind(s.live_at_ms).bind(s.ended_at_ms).bind(
-          s.id);
+      Stmt st(db, "UPDATE sessions SET status = ?, live_at_ms = ?, ended_at_ms = ? WHERE id = ? RETURNING id");
+      st.bind(s.status).bind(s.live_at_ms).bind(s.ended_at_ms).bind(s.id);
       auto id = returning_id(st);
       if (!id) return id.status();
       if (!*id) return Status::error("not_found", "no session " + std::to_string(s.id));
+      return Status::ok();
+    };
+    return impl_->submit(make_op<Status>(false, std::move(body), std::move(done)));
+  });
+}
+
+bool Store::rename_session(int64_t session_id, std::string title_ar, std::string title_en,
+                           std::optional<int64_t> scheduled_at_ms, std::function<void(Status)> done) {
+  return guard_submit([&] {
+    auto body = [session_id, ar = std::move(title_ar), en = std::move(title_en), scheduled_at_ms](Db& db) -> Status {
+      Stmt st(db, "UPDATE sessions SET title_ar = ?, title_en = ?, scheduled_at_ms = ? WHERE id = ? RETURNING id");
+      st.bind(ar).bind(en).bind(scheduled_at_ms).bind(session_id);
+      auto id = returning_id(st);
+      if (!id) return id.status();
+      if (!*id) return Status::error("not_found", "no session " + std::to_string(session_id));
       return Status::ok();
     };
     return impl_->submit(make_op<Status>(false, std::move(body), std::move(done)));

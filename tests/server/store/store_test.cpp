@@ -931,11 +931,13 @@ SCENARIO("accounts, API tokens and login sessions", "[store]") {
     auto r = await<Status>(*store, [&](auto cb) { return store->save_auth_session(orphan, cb); });
     CHECK(r.code() == "not_found");
   }
-  THEN("sessions can be updated, and unknown ones are reported") {
+  THEN("sessions can be updated and renamed apart, and unknown ones are reported") {
     const int64_t sid = create_session(*store, "scheduled");
+    REQUIRE(await<Status>(*store, [&](auto cb) { return store->rename_session(sid, "مسماة", "Renamed", 99, cb); })
+                .is_ok());
     SessionRow s;
     s.id = sid;
-    s.title_en = "Renamed";
+    s.title_en = "stale title";  // a status change leaves the titles alone
     s.status = "live";
     s.live_at_ms = 77;
     REQUIRE(await<Status>(*store, [&](auto cb) { return store->update_session(s, cb); }).is_ok());
@@ -943,13 +945,17 @@ SCENARIO("accounts, API tokens and login sessions", "[store]") {
     REQUIRE(sessions.is_ok());
     REQUIRE(sessions->size() == 1);
     CHECK(sessions->front().status == "live");
+    CHECK(sessions->front().title_ar == "مسماة");
     CHECK(sessions->front().title_en == "Renamed");
+    CHECK(sessions->front().scheduled_at_ms == 99);
     CHECK(sessions->front().live_at_ms == 77);
     CHECK_FALSE(sessions->front().ended_at_ms.has_value());
     CHECK(sessions->front().created_at_ms == 1'700'000'000'000);
     s.id = sid + 1;
     auto missing = await<Status>(*store, [&](auto cb) { return store->update_session(s, cb); });
     CHECK(missing.code() == "not_found");
+    auto unknown = await<Status>(*store, [&](auto cb) { return store->rename_session(sid + 1, "x", "x", {}, cb); });
+    CHECK(unknown.code() == "not_found");
   }
 }
 
