@@ -113,6 +113,8 @@ class Room final : public Inbound {
   // ---- HTTP API ----
   ApiReply list_sessions() const;
   void create_session(const Actor& actor, const nlohmann::json& body, ApiDone done);
+  // PATCH /api/v1/sessions/{id}: new titles and/or planned start (producers).
+  void rename_session(const Actor& actor, int64_t session_id, const nlohmann::json& body, ApiDone done);
   void set_session_live(const Actor& actor, int64_t session_id, ApiDone done);
   void end_session(const Actor& actor, int64_t session_id, ApiDone done);
   void bridge_comment(const Actor& actor, int64_t session_id, const nlohmann::json& body, ApiDone done);

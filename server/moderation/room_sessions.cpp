@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "moderation/room_internal.h"
+#include "moderation/text.h"
 
 namespace sabla::moderation {
 
@@ -102,23 +103,69 @@ ApiReply Room::list_sessions() const {
   return ApiReply{200, json{{"sessions", list}}};
 }
 
-void Room::create_session(const Actor& actor, const json& body, ApiDone done) {
-  if (!actor.can_produce()) return done(api_error(403, "forbidden", "only producers create sessions"));
-  if (!body.is_object()) return done(api_error(400, "invalid", "body must be a JSON object"));
-  std::string titles[2];
+namespace {
+
+constexpr size_t kMaxTitle = 200;  // code points, after sanitizing
+
+// What a producer sets on a session, from POST /api/v1/sessions and PATCH
+// /api/v1/sessions/{id}: a field left out is not set (nullopt); a title is
+// sanitized as a name; scheduled_at_ms null clears the planned start.
+struct SessionFields {
+  std::optional<std::string> title[2];  // ar, en
+  bool schedule_given = false;
+  std::optional<int64_t> scheduled_at_ms;
+};
+
+// nullopt with *error (for a 400) on a field of the wrong shape; too-long and
+// invalid UTF-8 titles are refused rather than cut, so nothing is stored that
+// the producer did not see.
+std::optional<SessionFields> parse_session_fields(const json& body, std::string* error) {
+  if (!body.is_object()) {
+    *error = "body must be a JSON object";
+    return std::nullopt;
+  }
+  SessionFields f;
   const char* keys[2] = {"title_ar", "title_en"};
   for (int i = 0; i < 2; ++i) {
     auto it = body.find(keys[i]);
     if (it == body.end() || it->is_null()) continue;
-    if (!it->is_string() || !is_valid_utf8(it->get<std::string>()))
-      return done(api_error(400, "invalid", std::string(keys[i]) + " must be a string"));
-    titles[i] = sanitize_name(it->get<std::string>(), 200);
+    if (!it->is_string() || !is_valid_utf8(it->get_ref<const std::string&>())) {
+      *error = std::string(keys[i]) + " must be a string of valid UTF-8";
+      return std::nullopt;
+    }
+    std::string title = sanitize_name(it->get_ref<const std::string&>(), kMaxTitle + 1);
+    if (count_code_points(title) > kMaxTitle) {
+      *error = std::string(keys[i]) + " is longer than " + std::to_string(kMaxTitle) + " characters";
+      return std::nullopt;
+    }
+    f.title[i] = std::move(title);
   }
-  if (titles[0].empty() && titles[1].empty())
-    return done(api_error(400, "invalid", "a session needs title_ar or title_en"));
+  if (auto it = body.find("scheduled_at_ms"); it != body.end()) {
+    f.schedule_given = true;
+    // Up to 2^53: a time a browser's Date can hold exactly.
+    if (it->is_number_integer() && it->get<int64_t>() >= 0 && it->get<int64_t>() <= (int64_t{1} << 53)) {
+      f.scheduled_at_ms = it->get<int64_t>();
+    } else if (!it->is_null()) {
+      *error = "scheduled_at_ms must be a time in milliseconds since 1970, or null";
+      return std::nullopt;
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+void Room::create_session(const Actor& actor, const json& body, ApiDone done) {
+  if (!actor.can_produce()) return done(api_error(403, "forbidden", "only producers create sessions"));
+  std::string error;
+  auto fields = parse_session_fields(body, &error);
+  if (!fields) return done(api_error(400, "invalid", error));
   store::SessionRow row;
-  row.title_ar = titles[0];
-  row.title_en = titles[1];
+  row.title_ar = fields->title[0].value_or("");
+  row.title_en = fields->title[1].value_or("");
+  if (row.title_ar.empty() && row.title_en.empty())
+    return done(api_error(400, "invalid", "a session needs title_ar or title_en"));
+  row.scheduled_at_ms = fields->scheduled_at_ms;
   row.status = "scheduled";
   row.created_at_ms = clock_.now_ms();
   if (!store_.create_session(row, [this, done](Result<store::SessionRow> r) {
@@ -127,6 +174,42 @@ void Room::create_session(const Actor& actor, const json& body, ApiDone done) {
         done(ApiReply{201, protocol::session_json(&*r)});
       }))
     done(api_error(503, "busy", "the store is busy, try again"));
+}
+
+void Room::rename_session(const Actor& actor, int64_t session_id, const json& body, ApiDone done) {
+  if (!actor.can_produce()) return done(api_error(403, "forbidden", "only producers rename sessions"));
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return done(api_error(404, "not_found", "no such session"));
+  std::string error;
+  auto fields = parse_session_fields(body, &error);
+  if (!fields) return done(api_error(400, "invalid", error));
+  if (!fields->title[0] && !fields->title[1] && !fields->schedule_given)
+    return done(api_error(400, "invalid", "send title_ar, title_en or scheduled_at_ms"));
+  std::string ar = fields->title[0].value_or(it->second.title_ar);
+  std::string en = fields->title[1].value_or(it->second.title_en);
+  if (ar.empty() && en.empty()) return done(api_error(400, "invalid", "a session needs title_ar or title_en"));
+  std::optional<int64_t> scheduled = fields->schedule_given ? fields->scheduled_at_ms : it->second.scheduled_at_ms;
+  if (!store_.can_accept()) return done(api_error(503, "busy", "the store is busy, try again"));
+  store_.rename_session(session_id, ar, en, scheduled, [this, session_id, ar, en, scheduled, done](Status st) {
+    if (!st) {
+      const bool missing = st.code() == "not_found";
+      return done(api_error(missing ? 404 : 500, missing ? "not_found" : "internal", st.message()));
+    }
+    auto s = sessions_.find(session_id);
+    if (s == sessions_.end()) return done(api_error(404, "not_found", "no such session"));
+    s->second.title_ar = ar;
+    s->second.title_en = en;
+    s->second.scheduled_at_ms = scheduled;
+    json j = protocol::session_json(&s->second);
+    // Only the session on air is on viewers' and studios' screens; a message
+    // about another one would replace it there.
+    if (current_session_ && *current_session_ == session_id) {
+      std::string frame = dump(json{{"type", "session"}, {"session", j}});
+      out_.publish(Audience::viewers, frame);
+      out_.publish(Audience::studios, frame);
+    }
+    done(ApiReply{200, std::move(j)});
+  });
 }
 
 void Room::set_session_live(const Actor& actor, int64_t session_id, ApiDone done) {
@@ -158,15 +241,18 @@ void Room::set_session_live(const Actor& actor, int64_t session_id, ApiDone done
         s.ended_at_ms = now;
       }
     }
-    sessions_[live.id] = live;
+    // Only the status fields: a rename that committed meanwhile stays.
+    store::SessionRow& row = sessions_[live.id];
+    row.status = live.status;
+    row.live_at_ms = live.live_at_ms;
     // Comments of the old session leave the screen, recorded under that session.
     if (auto events = on_air_.clear(now); !events.empty())
       commit_on_air(std::move(events), "system", 0, json::object(), "clear", true);
     switch_session(live.id, true);
-    std::string frame = dump(json{{"type", "session"}, {"session", protocol::session_json(&live)}});
+    std::string frame = dump(json{{"type", "session"}, {"session", protocol::session_json(&row)}});
     out_.publish(Audience::viewers, frame);
     for (const auto& [conn, sc] : studio_conns_) out_.send(conn, dump(snapshot_json(sc.actor)));
-    done(ApiReply{200, protocol::session_json(&live)});
+    done(ApiReply{200, protocol::session_json(&row)});
   });
 }
 
@@ -181,8 +267,10 @@ void Room::end_session(const Actor& actor, int64_t session_id, ApiDone done) {
   ended.ended_at_ms = clock_.now_ms();
   store_.update_session(ended, [this, ended, done](Status st) {
     if (!st) return done(api_error(500, "internal", st.message()));
-    sessions_[ended.id] = ended;
-    std::string frame = dump(json{{"type", "session"}, {"session", protocol::session_json(&ended)}});
+    store::SessionRow& row = sessions_[ended.id];  // the status fields only, as above
+    row.status = ended.status;
+    row.ended_at_ms = ended.ended_at_ms;
+    std::string frame = dump(json{{"type", "session"}, {"session", protocol::session_json(&row)}});
     if (current_session_ && *current_session_ == ended.id) {
       if (auto events = on_air_.clear(*ended.ended_at_ms); !events.empty())
         commit_on_air(std::move(events), "system", 0, json::object(), "clear", true);
@@ -192,7 +280,7 @@ void Room::end_session(const Actor& actor, int64_t session_id, ApiDone done) {
     }
     out_.publish(Audience::viewers, frame);
     out_.publish(Audience::studios, frame);
-    done(ApiReply{200, protocol::session_json(&ended)});
+    done(ApiReply{200, protocol::session_json(&row)});
   });
 }
 

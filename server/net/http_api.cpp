@@ -328,7 +328,8 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
   }
   if (path.rfind("/api/v1/sessions", 0) != 0) return respond_json(txn, 404, error_body("not_found", "no such route"));
   if (!actor) return respond_json(txn, 401, error_body("unauthorized", "log in or send a bearer token"));
-  if (post_method && via_cookie && !origin_allowed(wsi, true))
+  const bool patch_method = txn->method == "PATCH";
+  if ((post_method || patch_method) && via_cookie && !origin_allowed(wsi, true))
     return respond_json(txn, 403, error_body("forbidden", "origin not allowed"));
 
   const uint64_t txn_id = txn->id;
@@ -345,14 +346,22 @@ void NetServer::dispatch_api(lws* wsi, HttpTxn* txn) {
     if (body.is_discarded()) return respond_json(txn, 400, error_body("invalid", "malformed JSON"));
     return room_->create_session(*actor, body, done);
   }
-  // /api/v1/sessions/{id}/{live|end|comments|export}
+  // /api/v1/sessions/{id} and /api/v1/sessions/{id}/{live|end|comments|export|retention}
+  if (path.rfind("/api/v1/sessions/", 0) != 0) return respond_json(txn, 404, error_body("not_found", "no such route"));
   std::string rest = path.substr(std::strlen("/api/v1/sessions/"));
   auto slash = rest.find('/');
   auto id = parse_id(rest.substr(0, slash));
   std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  if (!id || (action != "live" && action != "end" && action != "comments" && action != "export" &&
-              action != "retention"))
+  if (!id || (!action.empty() && action != "live" && action != "end" && action != "comments" &&
+              action != "export" && action != "retention") ||
+      (action.empty() && slash != std::string::npos))
     return respond_json(txn, 404, error_body("not_found", "no such route"));
+  if (action.empty()) {
+    if (!patch_method) return respond_json(txn, 405, error_body("method_not_allowed", "use PATCH"));
+    auto body = json::parse(txn->body, nullptr, false);
+    if (body.is_discarded()) return respond_json(txn, 400, error_body("invalid", "malformed JSON"));
+    return room_->rename_session(*actor, *id, body, done);
+  }
   if (action == "retention") {
     if (!post_method) return respond_json(txn, 405, error_body("method_not_allowed", "use POST"));
     if (actor->role != "archivist" && actor->role != "producer")

@@ -244,8 +244,9 @@ int NetServer::on_http(lws* wsi, int reason, void* user, void* in, size_t len) {
       if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) txn->method = "GET";
       else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) txn->method = "POST";
       else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) txn->method = "HEAD";
+      else if (lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0) txn->method = "PATCH";
       else txn->method = "OTHER";
-      if (txn->method == "POST") {
+      if (txn->method == "POST" || txn->method == "PATCH") {
         std::string cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
         if (cl.empty() || cl == "0") {
           dispatch_api(wsi, txn);  // no body follows

@@ -268,7 +268,8 @@ nlohmann::json session_json(const store::SessionRow* s) {
           {"title_en", s->title_en},
           {"status", s->status},
           {"live_at", s->live_at_ms ? nlohmann::json(*s->live_at_ms) : nlohmann::json()},
-          {"ended_at", s->ended_at_ms ? nlohmann::json(*s->ended_at_ms) : nlohmann::json()}};
+          {"ended_at", s->ended_at_ms ? nlohmann::json(*s->ended_at_ms) : nlohmann::json()},
+          {"scheduled_at", s->scheduled_at_ms ? nlohmann::json(*s->scheduled_at_ms) : nlohmann::json()}};
 }
 
 std::string error_frame(std::string_view code, std::string_view message, const nlohmann::json* client_id,
