@@ -158,6 +158,32 @@ const STRINGS = {
     set_action_reject: 'رفض التعليق مباشرة',
     settings_save: 'حفظ الإعدادات',
     settings_saved: 'حُفظت الإعدادات.',
+    // The producer's desk: sessions (assets/studio-sessions.js).
+    sessions_open: 'الجلسات',
+    sessions_title: 'إدارة الجلسات',
+    session_new: 'جلسة جديدة',
+    session_title_ar: 'العنوان بالعربية',
+    session_title_en: 'العنوان بالإنجليزية',
+    session_scheduled: 'موعد البدء (اختياري)',
+    session_create: 'إنشاء الجلسة',
+    session_save: 'حفظ',
+    session_go_live: 'بدء البث المباشر',
+    session_end: 'إنهاء الجلسة',
+    session_end_title: 'إنهاء الجلسة؟',
+    session_end_text: 'ستنتهي الجلسة «{title}» ويتوقف استقبال التعليقات فيها. لا يمكن التراجع عن ذلك.',
+    session_end_confirm: 'نعم، أنهِ الجلسة',
+    session_status_scheduled: 'مجدولة',
+    session_status_live: 'مباشرة',
+    session_status_ended: 'انتهت',
+    session_at: 'الموعد: {time}',
+    sessions_list: 'الجلسات',
+    sessions_empty: 'لا توجد جلسات بعد.',
+    session_created: 'أُنشئت الجلسة «{title}».',
+    session_renamed: 'حُفظ عنوان الجلسة «{title}».',
+    session_went_live: 'الجلسة «{title}» مباشرة الآن.',
+    session_was_ended: 'انتهت الجلسة «{title}».',
+    session_needs_title: 'اكتب عنوانًا بالعربية أو بالإنجليزية.',
+    session_failed: 'تعذّر ذلك: {m}',
     settings_changed_by: 'غيّر {by} الإعدادات.',
     op_conflict: 'قرّر مشرف آخر بشأن هذا التعليق بالفعل.',
     op_not_found: 'هذا التعليق لم يعد موجودًا.',
@@ -452,6 +478,32 @@ const STRINGS = {
     set_action_reject: 'Reject the comment at once',
     settings_save: 'Save settings',
     settings_saved: 'Settings saved.',
+    // The producer's desk: sessions (assets/studio-sessions.js).
+    sessions_open: 'Sessions',
+    sessions_title: 'Sessions',
+    session_new: 'New session',
+    session_title_ar: 'Arabic title',
+    session_title_en: 'English title',
+    session_scheduled: 'Planned start (optional)',
+    session_create: 'Create session',
+    session_save: 'Save',
+    session_go_live: 'Go live',
+    session_end: 'End session',
+    session_end_title: 'End the session?',
+    session_end_text: 'The session “{title}” ends and stops taking comments. This cannot be undone.',
+    session_end_confirm: 'Yes, end the session',
+    session_status_scheduled: 'Scheduled',
+    session_status_live: 'Live',
+    session_status_ended: 'Ended',
+    session_at: 'Planned: {time}',
+    sessions_list: 'Sessions',
+    sessions_empty: 'No sessions yet.',
+    session_created: 'Session “{title}” created.',
+    session_renamed: 'Session “{title}” saved.',
+    session_went_live: 'Session “{title}” is live now.',
+    session_was_ended: 'Session “{title}” has ended.',
+    session_needs_title: 'Write an Arabic or an English title.',
+    session_failed: 'That did not work: {m}',
     settings_changed_by: '{by} changed the settings.',
     op_conflict: 'Another moderator already decided on this comment.',
     op_not_found: 'That comment no longer exists.',
@@ -718,6 +770,14 @@ export function fmtTime(ms) {
   try {
     return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit' }).format(new Date(ms));
   } catch { return new Date(ms).toISOString().slice(11, 16); }
+}
+
+// A day and a time, e.g. a session's planned start.
+export function fmtDateTime(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '';
+  try {
+    return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+  } catch { return new Date(ms).toISOString().slice(0, 16).replace('T', ' '); }
 }
 
 export function fmtNumber(n) {
