@@ -409,10 +409,12 @@ async function main() {
   // --- session titles (HTTP API) ---
   const sessions = await studio.evaluate(async (list) => {
     const out = [];
+    // The server refuses titles over 200 code points (400) rather than cutting them.
+    const title = (s) => [...s].slice(0, 200).join('');
     for (let k = 0; k < list.length; k += 2) {
       const r = await fetch('/api/v1/sessions', {
         method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ title_ar: list[k], title_en: list[(k + 1) % list.length] }),
+        body: JSON.stringify({ title_ar: title(list[k]), title_en: title(list[(k + 1) % list.length]) }),
       });
       if (r.status !== 201) throw new Error(`POST /api/v1/sessions -> ${r.status}`);
       const body = await r.json();
