@@ -24,7 +24,7 @@
 // Exit code 0 = pass. Hard timeout 170 s; kills the server and removes its
 // temp data dir in every case.
 import fs from 'node:fs';
-import { Harness, loginStudio, ensureLiveSession } from './harness.mjs';
+import { Harness, loginStudio, ensureLiveSession, openControl } from './harness.mjs';
 
 const binary = process.argv[2];
 const h = new Harness({ tag: 'xss', hardTimeoutMs: 170_000 });
@@ -49,23 +49,7 @@ async function detectorPage(label, { width = 1280, height = 900, locale = 'ar', 
   return page;
 }
 
-// ---------- in-page studio control socket (on the logged-in studio page) ----------
-
-async function openControl(studio) {
-  await studio.evaluate(() => new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${location.host}/ws`, 'sabla.studio.v1');
-    const ctl = { ws, log: [], seq: 0 };
-    window.__ctl = ctl;
-    ws.addEventListener('error', () => reject(new Error('control socket failed')));
-    ws.addEventListener('message', (ev) => {
-      const m = JSON.parse(ev.data);
-      for (const it of m.type === 'batch' ? m.items : [m]) {
-        ctl.log.push(it);
-        if (it.type === 'snapshot') resolve();
-      }
-    });
-  }));
-}
+// ---------- in-page studio control socket (harness.mjs openControl; batches here) ----------
 
 // Sends studio actions in order and resolves their replies (ok or error).
 async function control(studio, msgs) {
