@@ -58,6 +58,18 @@ Verdict Room::handle_on_air(ConnId conn, const StudioConn& sc, const std::string
   } else if (type == "clear") {
     rotation_changed = !on_air_.rotation().empty() || on_air_.rotation_until_ms().has_value();
     events = on_air_.clear(now);
+  } else if (type == "unair") {
+    // One comment off the screen; it stays approved and in the viewers' feed
+    // (hide is what takes it away from viewers too).
+    Comment* found = comment_for_action(conn, type, msg);
+    if (!found) return Verdict::handled;
+    if (!on_air_.on_screen(found->row.id)) {
+      reply_error(conn, msg, code::kConflict, "that comment is not on screen");
+      return Verdict::handled;
+    }
+    const size_t queued = on_air_.rotation().size();
+    events = on_air_.remove_comment(found->row.id, now);
+    rotation_changed = on_air_.rotation().size() != queued;
   } else if (type == "lower_third") {
     std::optional<overlay::LowerThird> lower;
     if (!msg.value("clear", false)) {

@@ -102,7 +102,8 @@ Verdict Room::studio_message(ConnId conn, std::string_view frame) {
   if (t == "ban") return handle_ban(conn, sc, true, in->body);
   if (t == "unban") return handle_ban(conn, sc, false, in->body);
   if (t == "settings") return handle_settings(conn, sc, in->body);
-  if (t == "air" || t == "queue_air" || t == "clear" || t == "lower_third" || t == "ticker" || t == "theme")
+  if (t == "air" || t == "queue_air" || t == "clear" || t == "unair" || t == "lower_third" || t == "ticker" ||
+      t == "theme")
     return handle_on_air(conn, sc, t, in->body);
   if (t == "outcome") return handle_outcome(conn, sc, in->body);
   if (t == "merge" || t == "unmerge") return handle_merge(conn, sc, t, in->body);

@@ -16,7 +16,7 @@ initShell(); // header and sign-in form first: `ui` below looks their elements u
 const APPROVED_LIMIT = 100;
 const OP_TIMEOUT_MS = 10000;
 const STATUSES = ['pending', 'approved', 'rejected', 'hidden'];
-const ON_AIR_ACTIONS = ['air', 'queue_air', 'clear', 'lower_third', 'ticker', 'theme'];
+const ON_AIR_ACTIONS = ['air', 'queue_air', 'clear', 'unair', 'lower_third', 'ticker', 'theme'];
 const QUEUE_SECONDS_DEFAULT = 15;
 const THEME_PRESETS = ['default', 'light', 'dark'];
 const LT_FIELDS = ['name_ar', 'name_en', 'title_ar', 'title_en', 'session_ar', 'session_en'];
@@ -1137,7 +1137,10 @@ function renderOnAir() {
   ui.onair.dataset.count = String(comments.length);
   ui.onairCount.dataset.count = String(comments.length);
   ui.onairCount.textContent = comments.length ? tn('onair_count', comments.length) : t('onair_count_none');
-  ui.onairNow.replaceChildren(...comments.map((c) => onAirItem(c)));
+  // Each comment on screen can leave it alone (the others stay; it stays approved).
+  ui.onairNow.replaceChildren(...comments.map((c) => onAirItem(c, el('button', {
+    class: 'btn btn-small onair-unair', type: 'button', dataset: { action: 'unair' }, title: t('action_unair_title'),
+  }, el('span', { class: 'action-label', text: t('action_unair') })))));
   ui.onairNowEmpty.hidden = comments.length > 0;
   const extras = [];
   const lt = s.lower_third;
@@ -1224,6 +1227,13 @@ function onOnAirError(entry, code, message) {
 }
 
 ui.onairClear.addEventListener('click', () => performScreen('clear'));
+ui.onairNow.addEventListener('click', (ev) => {
+  const button = ev.target.closest('button[data-action=unair]');
+  const item = button && button.closest('.onair-item');
+  if (!item) return;
+  const id = Number(item.dataset.id);
+  if (Number.isInteger(id)) sendOp({ type: 'unair', id }, id, button);
+});
 
 for (const form of [ui.ltForm, ui.tickerForm, ui.themeForm]) {
   form.addEventListener('input', () => { form.dataset.dirty = 'true'; });

@@ -347,6 +347,15 @@ async function main() {
   h.assert(await overlay.$$eval('#comments [data-id]', (n) => n.length) === 1, 'overlay unchanged by the refused action');
   await mod.context().close();
 
+  // --- take one off screen: it leaves the overlay, stays approved ---
+  await studio.click(`#onair-now [data-id="${id}"] [data-action=unair]`);
+  await overlay.waitForSelector(`#comments [data-id="${id}"]`, { state: 'detached' });
+  await studio.waitForSelector(`#onair-now [data-id="${id}"]`, { state: 'detached' });
+  h.assert(await studio.$eval(`#approved [data-id="${id}"]`, (n) => n.dataset.onair) === 'false', '"Take off": off screen, still in Recently approved');
+  await studio.click(`#approved [data-id="${id}"] [data-action=air]`);
+  await overlay.waitForSelector(`#comments [data-id="${id}"]`);
+  h.check('"Take off" took the comment off the overlay; "Air now" brought it back');
+
   // --- clear ---
   await studio.click('#onair-clear');
   await overlay.waitForSelector(`#comments [data-id="${id}"]`, { state: 'detached' });

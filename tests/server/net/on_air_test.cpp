@@ -134,6 +134,36 @@ SCENARIO("a producer airs, rotates and clears comments; every client follows", "
         CHECK(s.rows("SELECT count(*) FROM on_air_events WHERE kind='cleared' AND comment_id=" + std::to_string(a)) == 1);
       }
     }
+    AND_WHEN("a second one is added and the first is taken off screen alone") {
+      REQUIRE(overlay->recv_until(overlay_with(a), 5000));
+      studio->send_json({{"type", "air"}, {"id", b}, {"add", true}});
+      REQUIRE(overlay->recv_until(
+          [](const json& j) { return j.value("type", "") == "overlay" && j["state"]["comments"].size() == 2; }, 5000));
+      studio->send_json({{"type", "unair"}, {"id", a}, {"op", "off-a"}});
+      auto ok = studio->recv_until([](const json& j) { return j.value("op", "") == "off-a"; }, 5000);
+      THEN("the other stays on screen, the first stays approved for viewers, and the archive records it") {
+        REQUIRE(ok);
+        CHECK((*ok)["type"] == "ok");
+        CHECK(overlay->recv_until(overlay_with(b), 5000));
+        CHECK(s.rows("SELECT count(*) FROM on_air_events WHERE kind='cleared' AND comment_id=" + std::to_string(a)) == 1);
+        CHECK(s.rows("SELECT count(*) FROM comments WHERE status='approved' AND id=" + std::to_string(a)) == 1);
+        auto later = s.connect("sabla.viewer.v1");
+        auto w = later->recv_type("welcome", 5000);
+        REQUIRE(w);
+        bool in_feed = false;
+        for (const auto& c : (*w)["feed"]) in_feed = in_feed || c["id"] == a;
+        CHECK(in_feed);
+        // Not on screen any more: a second take-off is a conflict, an unknown id not found.
+        studio->send_json({{"type", "unair"}, {"id", a}, {"op", "again"}});
+        auto again = studio->recv_until([](const json& j) { return j.value("op", "") == "again"; }, 5000);
+        REQUIRE(again);
+        CHECK((*again)["code"] == "conflict");
+        studio->send_json({{"type", "unair"}, {"id", 999999}, {"op", "nobody"}});
+        auto nobody = studio->recv_until([](const json& j) { return j.value("op", "") == "nobody"; }, 5000);
+        REQUIRE(nobody);
+        CHECK((*nobody)["code"] == "not_found");
+      }
+    }
     AND_WHEN("the aired comment is hidden by a moderator") {
       REQUIRE(overlay->recv_until(overlay_with(a), 5000));
       studio->send_json({{"type", "hide"}, {"id", a}});
@@ -223,4 +253,8 @@ SCENARIO("moderators cannot change what is on air", "[server][on_air]") {
   auto r = studio->recv_until([](const json& j) { return j.value("op", "") == "c"; }, 5000);
   REQUIRE(r);
   CHECK((*r)["code"] == "forbidden");
+  studio->send_json({{"type", "unair"}, {"id", 1}, {"op", "u"}});
+  auto u = studio->recv_until([](const json& j) { return j.value("op", "") == "u"; }, 5000);
+  REQUIRE(u);
+  CHECK((*u)["code"] == "forbidden");
 }
